@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Whole-buffer positional I/O: retry on EINTR and short transfers. */
+#ifndef SIF_IO_H
+#define SIF_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Return 0 or a negative errno; a read that meets end of file is -EIO. */
+int sif_pread_full(int fd, void *buf, size_t len, int64_t off);
+int sif_pwrite_full(int fd, const void *buf, size_t len, int64_t off);
+int sif_pwrite_zeros(int fd, int64_t off, uint64_t len);
+/* Copy LEN bytes from src_fd at src_off to dst_fd at dst_off. */
+int sif_copy_range(int src_fd, int64_t src_off, int dst_fd, int64_t dst_off, uint64_t len);
+
+#endif

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Shared helpers of the integration tests: TAP output and assertions.
+# A test file sources this, calls the checks, and ends with "done_testing".
+# Environment: SIF (the binary under test), SIF_FIXTURES (../shared/fixtures).
+
+set -u
+: "${SIF:=sif}"
+T_N=0
+T_FAILED=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sif-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+ok() {          # ok DESCRIPTION  -- record a pass
+	T_N=$((T_N + 1)); echo "ok $T_N - $1"
+}
+not_ok() {      # not_ok DESCRIPTION [DETAIL...]
+	T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $1"
+	shift; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/#   /'; done
+}
+skip() {        # skip REASON  -- what this machine lacks
+	T_N=$((T_N + 1)); echo "ok $T_N # SKIP $1"
+}
+check() {       # check DESCRIPTION COMMAND...  -- pass when COMMAND succeeds
+	local d=$1; shift
+	if "$@" >"$TMP/out" 2>&1; then ok "$d"; else not_ok "$d" "command: $*" "$(head -c 2000 "$TMP/out")"; fi
+}
+
+# run CMD...: capture stdout, stderr and status in $OUT, $ERR, $RC
+run() {
+	"$@" >"$TMP/stdout" 2>"$TMP/stderr"
+	RC=$?
+	OUT=$(cat "$TMP/stdout")
+	ERR=$(cat "$TMP/stderr")
+}
+
+# expect_fail DESCRIPTION CMD...: exit 255, nothing on stdout, one stderr line "sif: error: ..."
+expect_fail() {
+	local d=$1; shift
+	run "$@"
+	local lines; lines=$(printf '%s' "$ERR" | grep -c '')
+	if [ "$RC" -eq 255 ] && [ -z "$OUT" ] && [ "$lines" -eq 1 ] &&
+	   [ "${ERR#sif: error: }" != "$ERR" ]; then
+		ok "$d"
+	else
+		not_ok "$d" "command: $*" "exit $RC, stdout: ${OUT:0:300}" "stderr: ${ERR:0:600}"
+	fi
+}
+
+done_testing() {
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
