@@ -16,6 +16,7 @@ struct sif_command {
 	int (*run)(int argc, char **argv);   /* returns the process exit status */
 };
 
+extern const struct sif_command sif_cmd_build;
 extern const struct sif_command sif_cmd_inspect;
 
 /* Print "sif: error: MESSAGE" with a hint fitting err->code; returns 255. */

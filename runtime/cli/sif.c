@@ -11,6 +11,7 @@
 #include "cli.h"
 
 static const struct sif_command *const commands[] = {
+	&sif_cmd_build,
 	&sif_cmd_inspect,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -34,17 +35,21 @@ int cli_fail(const struct sif_err *err)
 
 	switch (err->code) {
 	case EBADMSG:
-		hint = " (the file is damaged or not a SIF image: copy it again or rebuild it)";
+		hint = "; the file is damaged or not what it should be: copy it again or rebuild it";
 		break;
 	case ENOENT:
-		hint = " (check the path)";
+		hint = "; check the path";
 		break;
 	case EACCES:
 	case EPERM:
-		hint = " (check the file's permissions)";
+		hint = "; check the permissions";
+		break;
+	case ENOSPC:
+	case EDQUOT:
+		hint = "; free some space or write elsewhere";
 		break;
 	case ENOMEM:
-		hint = " (free some memory and try again)";
+		hint = "; free some memory and try again";
 		break;
 	}
 	return cli_failf("%s%s", err->msg, hint);
@@ -106,6 +111,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "help") == 0) {
 		if (argc < 3) {
 			print_help(stdout);
+			return 0;
+		}
+		if (strcmp(argv[2], "help") == 0 || strcmp(argv[2], "version") == 0) {
+			printf("Usage: sif help [COMMAND]\n       sif version | sif --version\n");
 			return 0;
 		}
 		cmd = find_command(argv[2]);

@@ -17,7 +17,7 @@ expect_fail "an unknown option" "$SIF" inspect --frob x.sif
 expect_fail "inspect without an image" "$SIF" inspect --objects
 expect_fail "inspect without saying what" "$SIF" inspect x.sif
 expect_fail "a missing image" "$SIF" inspect --objects "$TMP/nonexistent.sif"
-grep -q 'No such file or directory (check the path)' <<<"$ERR" && ok "  ... names the cause and what to do" || not_ok "missing image message" "$ERR"
+grep -q 'No such file or directory; check the path$' <<<"$ERR" && ok "  ... names the cause and what to do" || not_ok "missing image message" "$ERR"
 expect_fail "a directory as image" "$SIF" inspect --objects "$TMP"
 
 if [ ! -d "$FIX" ]; then

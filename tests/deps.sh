@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Install the Debian 12 packages sif needs to build and test (as root), or,
+# as another user, say which are missing.  Idempotent: installs only what is
+# missing.  Used by ./quickstart and tests/suite.
+set -euo pipefail
+
+PACKAGES=(
+	# toolchain
+	gcc make libc6-dev autoconf automake libtool pkg-config
+	# the chosen libraries (docs: design.md)
+	libfuse3-dev libsquashfuse-dev libsquashfs-dev libarchive-dev libjansson-dev
+	libcurl4-openssl-dev libssl-dev libcap-dev libseccomp-dev
+	# tests: fuzzing, images, the unprivileged user, JSON checks
+	clang libclang-rt-14-dev squashfs-tools busybox-static python3
+	util-linux passwd binutils libcap2-bin man-db groff-base
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "sif: error: missing Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
