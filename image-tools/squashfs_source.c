@@ -30,7 +30,7 @@ int sif_build_squashfs(const char *out, const char *sqfs, const struct sif_build
 	if (!code)
 		return sif_err_set(err, EINVAL, "unknown architecture \"%s\" (use a Go name such as "
 		                   "amd64, arm64, ppc64le)", o->arch);
-	fd = open(sqfs, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(sqfs, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return sif_err_set(err, errno, "open %s: %s", sqfs, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

@@ -120,6 +120,13 @@ static bool span_inside(int64_t off, int64_t len, int64_t lo, int64_t hi)
 	return off >= lo && len >= 0 && off <= hi && len <= hi - off;
 }
 
+static int cmp_by_id(const void *a, const void *b)
+{
+	const struct sif_descriptor *x = *(const struct sif_descriptor *const *)a;
+	const struct sif_descriptor *y = *(const struct sif_descriptor *const *)b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 static int cmp_by_start(const void *a, const void *b)
 {
 	const struct sif_descriptor *x = *(const struct sif_descriptor *const *)a;
@@ -210,12 +217,6 @@ static int validate_descriptors(struct sif_image *img, struct sif_err *err)
 				goto out;
 			}
 		}
-		for (size_t j = 0; j < nused; j++) {
-			if (used[j]->id == d->id) {
-				r = sif_err_set(err, SIF_EFORMAT, "object ID %u is used twice", d->id);
-				goto out;
-			}
-		}
 		used[nused++] = d;
 	}
 	if ((int64_t)(img->ndescr - nused) != h->dfree) {
@@ -224,10 +225,21 @@ static int validate_descriptors(struct sif_image *img, struct sif_err *err)
 		                nused, (long long)h->dfree, img->ndescr);
 		goto out;
 	}
-	/* links must name an object that exists (group links may name any group) */
+	/* IDs are unique, and links name an object that exists (group links
+	 * may name any group); sorted so a hostile table of 65536 objects
+	 * costs n log n, not n^2 */
+	qsort(used, nused, sizeof(*used), cmp_by_id);
+	for (size_t i = 1; i < nused; i++) {
+		if (used[i]->id == used[i - 1]->id) {
+			r = sif_err_set(err, SIF_EFORMAT, "object ID %u is used twice", used[i]->id);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < nused; i++) {
 		uint32_t l = used[i]->link;
-		if (l != 0 && !sif_link_is_group(l) && !sif_get_object(img, l)) {
+		struct sif_descriptor key = {.id = l}, *kp = &key;
+		if (l != 0 && !sif_link_is_group(l) &&
+		    !bsearch(&kp, used, nused, sizeof(*used), cmp_by_id)) {
 			r = sif_err_set(err, SIF_EFORMAT, "object %u: links to object %u, which does not exist",
 			                used[i]->id, l);
 			goto out;
@@ -306,7 +318,9 @@ fail:
 int sif_open(struct sif_image *img, const char *path, int flags, struct sif_err *err)
 {
 	bool writable = (flags & O_ACCMODE) == O_RDWR;
-	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO or device named as an image must not hang the open;
+	 * sif_load refuses anything but a regular file */
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	int r;
 
 	memset(img, 0, sizeof(*img));

@@ -53,7 +53,9 @@ expect_fail "an unsupported source type" "$SIF" build x.sif docker-archive:foo.t
 expect_fail "an unknown architecture" "$SIF" build --arch vax x.sif ../r.sqfs
 SOURCE_DATE_EPOCH=soon expect_fail "a malformed SOURCE_DATE_EPOCH" "$SIF" build x.sif ../r.sqfs
 expect_fail "no source" "$SIF" build x.sif
-[ "$(ls -A | sort | tr '\n' ' ')" = "junk trunc.sqfs " ] && ok "failed builds left nothing behind" || not_ok "leftovers" "$(ls -A)"
+mkfifo fifo
+expect_fail "a FIFO as source, without hanging" timeout 10 "$SIF" build x.sif squashfs:fifo
+[ "$(ls -A | sort | tr '\n' ' ')" = "fifo junk trunc.sqfs " ] && ok "failed builds left nothing behind" || not_ok "leftovers" "$(ls -A)"
 cd .. || exit 1
 if [ "$(id -u)" -ne 0 ]; then
 	mkdir ro && chmod 555 ro

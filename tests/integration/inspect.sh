@@ -19,6 +19,9 @@ expect_fail "inspect without saying what" "$SIF" inspect x.sif
 expect_fail "a missing image" "$SIF" inspect --objects "$TMP/nonexistent.sif"
 grep -q 'No such file or directory; check the path$' <<<"$ERR" && ok "  ... names the cause and what to do" || not_ok "missing image message" "$ERR"
 expect_fail "a directory as image" "$SIF" inspect --objects "$TMP"
+mkfifo "$TMP/fifo"
+expect_fail "a FIFO as image, without hanging" timeout 10 "$SIF" inspect --objects "$TMP/fifo"
+expect_fail "a device as image" "$SIF" inspect --objects /dev/zero
 
 if [ ! -d "$FIX" ]; then
 	skip "../shared/fixtures/apptainer-sif is absent (set SIF_FIXTURES): Apptainer's files not compared"

@@ -358,6 +358,56 @@ static void test_corrupt(void)
 	free(good);
 }
 
+/* The largest table allowed, every slot used: loads (in n log n). */
+static void test_full_table(void)
+{
+	const size_t n = SIF_MAX_DESCRS;
+	const size_t dataoff = SIF_DESCR_OFFSET + n * SIF_DESCR_SIZE;
+	struct sif_header h = {0};
+	struct sif_descriptor d = {0};
+	struct sif_err err = {0};
+	struct sif_image img;
+	uint8_t *buf = calloc(1, dataoff);
+	int fd, r;
+
+	if (!buf)
+		exit(99);
+	memcpy(h.magic, SIF_MAGIC, sizeof(SIF_MAGIC));
+	memcpy(h.version, SIF_VERSION, 3);
+	memcpy(h.arch, "02", 3);
+	h.dtotal = (int64_t)n;
+	h.descoff = SIF_DESCR_OFFSET;
+	h.descsize = (int64_t)(n * SIF_DESCR_SIZE);
+	h.dataoff = (int64_t)dataoff;
+	sif_header_encode(&h, buf);
+	d.used = true;
+	d.datatype = SIF_DATA_GENERIC;
+	d.groupid = SIF_GROUP_MASK;
+	d.offset = (int64_t)dataoff;
+	for (size_t i = 0; i < n; i++) {
+		/* reversed IDs, each linking to the next: sorting and lookups both work */
+		d.id = (uint32_t)(n - i);
+		d.link = i ? (uint32_t)(n - i + 1) : 0;
+		sif_descr_encode(&d, buf + D(i));
+	}
+	fd = dup_to_memfd(buf, dataoff);
+	r = sif_load(&img, fd, false, &err);
+	tap_ok(r == 0 && img.ndescr == n && img.hdr.dfree == 0,
+	       "a table of %zu objects, all in use, loads (%s)", n, r ? err.msg : "ok");
+	if (r == 0) {
+		img.fd = -1;
+		sif_close(&img);
+	}
+	put32(buf + D(n - 1) + 5, 7);   /* the last slot reuses ID 7 */
+	close(fd);
+	fd = dup_to_memfd(buf, dataoff);
+	r = sif_load(&img, fd, false, &err);
+	tap_ok(r == -EBADMSG && strstr(err.msg, "used twice"), "... and a duplicate ID among them is "
+	       "found (%s)", err.msg);
+	close(fd);
+	free(buf);
+}
+
 /* ---- Apptainer's own files --------------------------------------------- */
 
 static void test_fixtures(void)
@@ -462,6 +512,7 @@ int main(void)
 	test_delete();
 	test_links_and_names();
 	test_corrupt();
+	test_full_table();
 	test_fixtures();
 	return tap_done();
 }
