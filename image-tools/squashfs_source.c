@@ -28,7 +28,7 @@ int sif_build_squashfs(const char *out, const char *sqfs, const struct sif_build
 	int fd, r;
 
 	if (!code)
-		return sif_err_set(err, EINVAL, "unknown architecture \"%s\" (use a Go name such as "
+		return sif_err_advise(err, EINVAL, "unknown architecture \"%s\" (use a Go name such as "
 		                   "amd64, arm64, ppc64le)", o->arch);
 	fd = open(sqfs, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)

@@ -16,6 +16,20 @@ int sif_err_set(struct sif_err *err, int errnum, const char *fmt, ...)
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 		err->code = errnum;
+		err->advised = false;
+	}
+	return -errnum;
+}
+
+int sif_err_advise(struct sif_err *err, int errnum, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		err->code = errnum;
+		err->advised = true;
 	}
 	return -errnum;
 }

@@ -71,7 +71,7 @@ int sif_outfile_open(struct sif_outfile *o, const char *path, bool replace, stru
 	o->mode = default_mode();
 	if (lstat(path, &st) == 0) {
 		if (!replace)
-			return sif_err_set(err, EEXIST, "%s exists (remove it, or use --force to replace it)",
+			return sif_err_advise(err, EEXIST, "%s exists (remove it, or use --force to replace it)",
 			                   path);
 		if (S_ISDIR(st.st_mode))
 			return sif_err_set(err, EISDIR, "%s is a directory", path);

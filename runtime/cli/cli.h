@@ -17,6 +17,9 @@ struct sif_command {
 };
 
 extern const struct sif_command sif_cmd_build;
+extern const struct sif_command sif_cmd_exec;
+extern const struct sif_command sif_cmd_run;
+extern const struct sif_command sif_cmd_shell;
 extern const struct sif_command sif_cmd_inspect;
 
 /* Print "sif: error: MESSAGE" with a hint fitting err->code; returns 255. */

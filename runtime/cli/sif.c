@@ -11,6 +11,9 @@
 #include "cli.h"
 
 static const struct sif_command *const commands[] = {
+	&sif_cmd_exec,
+	&sif_cmd_run,
+	&sif_cmd_shell,
 	&sif_cmd_build,
 	&sif_cmd_inspect,
 };
@@ -52,6 +55,9 @@ int cli_fail(const struct sif_err *err)
 		hint = "; free some memory and try again";
 		break;
 	}
+	/* a message that already says what to do keeps its own advice */
+	if (err->advised)
+		hint = "";
 	return cli_failf("%s%s", err->msg, hint);
 }
 

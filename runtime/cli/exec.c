@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sif exec | run | shell: start a container as the invoking user. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "env.h"
+#include "launch.h"
+#include "passwd.h"
+#include "resolve.h"
+#include "sif.h"
+#include "starter.h"
+
+extern char **environ;
+
+#define COMMON_OPTIONS \
+	"Options:\n" \
+	"  -B, --bind SRC[:DST[:ro|rw]]  bind a host path (comma lists; repeatable;\n" \
+	"                        also SIF_BIND); DST is resolved inside the container\n" \
+	"  -e, --cleanenv        pass only TERM, LANG, LC_*, TZ, DISPLAY from the host\n" \
+	"      --env NAME=VALUE  set a variable inside (repeatable; also SIF_ENV_NAME)\n" \
+	"      --env-file FILE   NAME=VALUE lines to set inside\n" \
+	"  -c, --contain         minimal /dev, private /tmp and /var/tmp, empty home\n" \
+	"  -C, --containall      --contain, --pid, --ipc and --cleanenv\n" \
+	"  -p, --pid             a new pid namespace (and /proc)\n" \
+	"  -i, --ipc             a new IPC namespace\n" \
+	"  -n, --net             a new network namespace with loopback only\n" \
+	"      --writable-tmpfs  the root is writable; changes vanish at exit\n" \
+	"  -f, --fakeroot        uid 0 inside, through a user namespace of its own\n" \
+	"      --pwd DIR         start in DIR inside the container\n" \
+	"  -H, --home SRC[:DST]  bind SRC as the home directory (default: yours)\n" \
+	"      --no-home         do not bind a home directory\n" \
+	"  -v, --verbose         trace each namespace and mount step (also --debug)\n" \
+	"  -h, --help            show this help\n" \
+	"\n" \
+	"Exit status: the payload's own; 128+N when a signal N ended it; 255 when\n" \
+	"sif itself fails, with one line 'sif: error: ...' (a payload that exits\n" \
+	"255 looks the same). See sif-exec(1).\n"
+
+static const char exec_usage[] =
+	"Usage: sif exec [OPTIONS] IMAGE COMMAND [ARG...]\n"
+	"\n"
+	"Run COMMAND inside IMAGE (a .sif file, a squashfs file or a directory) as\n"
+	"you, in the current directory. No shell is needed in the image.\n"
+	"\n" COMMON_OPTIONS;
+static const char run_usage[] =
+	"Usage: sif run [OPTIONS] IMAGE [ARG...]\n"
+	"\n"
+	"Run the image's runscript (/.singularity.d/runscript, from the OCI\n"
+	"ENTRYPOINT and CMD) with ARGs.\n"
+	"\n" COMMON_OPTIONS;
+static const char shell_usage[] =
+	"Usage: sif shell [OPTIONS] IMAGE\n"
+	"\n"
+	"Start an interactive shell inside IMAGE: $SIF_SHELL, else the image's\n"
+	"/bin/bash, else /bin/sh.\n"
+	"\n" COMMON_OPTIONS;
+
+/* What the payload's process needs to finish its environment. */
+struct prepare_ctx {
+	struct sif_env env;
+	char **sh_scripts;
+	const struct sif_launch *l;
+	const char *cwd;
+};
+
+static char **prepare_env(void *p, char *msg, size_t msglen)
+{
+	struct prepare_ctx *c = p;
+	struct sif_err err = {0};
+
+	/* the image's shell scripts, then sif's and the user's settings again:
+	 * the user's word is last */
+	if (c->sh_scripts && (sif_env_apply_scripts(&c->env, c->sh_scripts, &err) < 0 ||
+	                      sif_env_overrides(&c->env, c->l, c->cwd, &err) < 0)) {
+		snprintf(msg, msglen, "%s", err.msg);
+		return NULL;
+	}
+	return c->env.v;
+}
+
+static int add_env(struct sif_launch *l, char *kv)
+{
+	char **nv = realloc(l->env_set, (l->nenv_set + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	l->env_set = nv;
+	l->env_set[l->nenv_set++] = kv;
+	return 0;
+}
+
+/* /etc/passwd and /etc/group with the invoking user in them. */
+static int write_identity(struct sif_session *s, const struct sif_launch *l, struct sif_err *err)
+{
+	char *img_pw = NULL, *img_gr = NULL, *pw, *gr;
+	struct passwd *hp = getpwuid(l->uid);
+	struct group *hg = getgrgid(l->gid);
+	char gname[32], shell[512] = "/bin/sh";
+	struct sif_err ignore;
+	int r;
+
+	if (hp && hp->pw_shell && *hp->pw_shell) {
+		int fd = sif_resolve(s->rootfd, hp->pw_shell, SIF_RESOLVE_EXISTING, true, NULL, 0, &ignore);
+		if (fd >= 0) {
+			snprintf(shell, sizeof(shell), "%s", hp->pw_shell);
+			close(fd);
+		}
+	}
+	snprintf(gname, sizeof(gname), "%u", (unsigned)l->gid);
+	sif_read_in_root(s->rootfd, "/etc/passwd", 4 << 20, &img_pw, NULL, &ignore);
+	sif_read_in_root(s->rootfd, "/etc/group", 4 << 20, &img_gr, NULL, &ignore);
+	pw = sif_passwd_generate(img_pw, l->user, l->uid, l->gid, hp ? hp->pw_gecos : "",
+	                         l->home_dst ? l->home_dst : "/", shell);
+	gr = sif_group_generate(img_gr, hg ? hg->gr_name : gname, l->gid, l->user);
+	free(img_pw);
+	free(img_gr);
+	if (!pw || !gr) {
+		free(pw);
+		free(gr);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	r = sif_session_write(s, "/etc/passwd", pw, err);
+	if (r == 0)
+		r = sif_session_write(s, "/etc/group", gr, err);
+	free(pw);
+	free(gr);
+	return r;
+}
+
+static bool exists_in(struct sif_session *s, const char *path)
+{
+	struct sif_err e;
+	int fd = sif_resolve(s->rootfd, path, SIF_RESOLVE_EXISTING, true, NULL, 0, &e);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_command *cmd)
+{
+	static const struct option opts[] = {
+		{"bind", required_argument, NULL, 'B'},
+		{"cleanenv", no_argument, NULL, 'e'},
+		{"env", required_argument, NULL, 'E'},
+		{"env-file", required_argument, NULL, 'F'},
+		{"contain", no_argument, NULL, 'c'},
+		{"containall", no_argument, NULL, 'C'},
+		{"pid", no_argument, NULL, 'p'},
+		{"ipc", no_argument, NULL, 'i'},
+		{"net", no_argument, NULL, 'n'},
+		{"writable-tmpfs", no_argument, NULL, 'W'},
+		{"fakeroot", no_argument, NULL, 'f'},
+		{"pwd", required_argument, NULL, 'P'},
+		{"home", required_argument, NULL, 'H'},
+		{"no-home", no_argument, NULL, 'N'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"debug", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct sif_launch l;
+	struct sif_session s;
+	struct sif_err err = {0};
+	struct prepare_ctx pc = {0};
+	bool home_given = false, no_home = false;
+	char **pargv = NULL;
+	const char *bind_env;
+	int c, r, status = SIF_EXIT_FAILURE;
+
+	if (sif_launch_init(&l, &err) < 0)
+		return cli_fail(&err);
+	l.verb = verb;
+	l.sessiondir = SIF_SESSIONDIR;
+
+	/* SIF_BIND first, so that -B can add to it */
+	bind_env = getenv("SIF_BIND");
+	if (bind_env && *bind_env && sif_launch_add_binds(&l, bind_env, &err) < 0) {
+		sif_err_prefix(&err, "SIF_BIND: ");
+		goto fail;
+	}
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "SIF_ENV_", 8) == 0 && strchr(*e, '=') && add_env(&l, *e + 8) < 0)
+			goto nomem;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+B:ecCpinfH:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'B':
+			if (sif_launch_add_binds(&l, optarg, &err) < 0)
+				goto fail;
+			break;
+		case 'e': l.cleanenv = true; break;
+		case 'E':
+			if (!strchr(optarg, '=')) {
+				sif_err_set(&err, EINVAL, "--env %s: expected NAME=VALUE", optarg);
+				goto fail;
+			}
+			if (add_env(&l, optarg) < 0)
+				goto nomem;
+			break;
+		case 'F': {
+			char **kv = NULL;
+			size_t n = 0;
+			if (sif_env_read_file(optarg, &kv, &n, &err) < 0)
+				goto fail;
+			for (size_t i = 0; i < n; i++)
+				if (add_env(&l, kv[i]) < 0)
+					goto nomem;
+			free(kv);
+			break;
+		}
+		case 'c': l.contain = true; break;
+		case 'C': l.contain = l.pid_ns = l.ipc_ns = l.cleanenv = true; break;
+		case 'p': l.pid_ns = true; break;
+		case 'i': l.ipc_ns = true; break;
+		case 'n': l.net_ns = true; break;
+		case 'W': l.writable_tmpfs = true; break;
+		case 'f': l.fakeroot = true; break;
+		case 'P':
+			if (optarg[0] != '/') {
+				sif_err_advise(&err, EINVAL, "--pwd %s: give an absolute path inside the container",
+				            optarg);
+				goto fail;
+			}
+			l.pwd = optarg;
+			break;
+		case 'H': {
+			char *colon = strchr(optarg, ':');
+			free(l.home_src);
+			free(l.home_dst);
+			l.home_src = colon ? strndup(optarg, (size_t)(colon - optarg)) : strdup(optarg);
+			l.home_dst = strdup(colon ? colon + 1 : optarg);
+			if (!l.home_src || !l.home_dst)
+				goto nomem;
+			if (l.home_dst[0] != '/') {
+				sif_err_advise(&err, EINVAL, "--home %s: the destination must be absolute", optarg);
+				goto fail;
+			}
+			home_given = l.home_given = true;
+			break;
+		}
+		case 'N': no_home = true; break;
+		case 'v': l.verbose++; break;
+		case 'h':
+			cli_usage(stdout, cmd);
+			sif_launch_free(&l);
+			return 0;
+		default:
+			sif_launch_free(&l);
+			return cli_failf("%s: unknown option or missing value '%s': run 'sif help %s'",
+			                 cmd->name, argv[optind - 1], cmd->name);
+		}
+	}
+	if (no_home && home_given) {
+		sif_err_advise(&err, EINVAL, "--home and --no-home contradict each other: choose one");
+		goto fail;
+	}
+	if (!home_given && !no_home && access(l.home_src, F_OK) < 0) {
+		/* service accounts and nodes without home directories */
+		fprintf(stderr, "sif: warning: your home directory %s does not exist here: not bound "
+		        "(use --home or --no-home to choose)\n", l.home_src);
+		no_home = true;
+	}
+	if (no_home || (l.contain && !home_given)) {
+		/* --no-home: nothing bound; --contain: an empty home of its own */
+		free(l.home_src);
+		l.home_src = NULL;
+		if (no_home) {
+			free(l.home_dst);
+			l.home_dst = NULL;
+		}
+	}
+	if (optind >= argc) {
+		sif_launch_free(&l);
+		return cli_failf("%s: name an IMAGE: run 'sif help %s'", cmd->name, cmd->name);
+	}
+	if (verb == SIF_VERB_EXEC && optind + 1 >= argc) {
+		sif_launch_free(&l);
+		return cli_failf("exec: name a COMMAND to run in the image: run 'sif help exec'");
+	}
+	if (verb == SIF_VERB_SHELL && optind + 1 < argc) {
+		sif_launch_free(&l);
+		return cli_failf("shell: takes no arguments after IMAGE (use 'sif exec IMAGE CMD')");
+	}
+
+	if (sif_image_open(&l.image, argv[optind], &err) < 0)
+		goto fail;
+	if (l.image.arch[0] && strcmp(l.image.arch, sif_host_arch()) != 0)
+		fprintf(stderr, "sif: warning: %s is built for %s, this machine is %s: its programs "
+		        "may not run\n", l.image.path, l.image.arch, sif_host_arch());
+	l.argv = argv + optind + 1;
+	l.argc = argc - optind - 1;
+
+	if (sif_preflight(&l, &err) < 0)
+		goto fail;
+	if (sif_session_setup(&l, &s, &err) < 0)
+		goto fail_session;
+	if (!l.fakeroot && write_identity(&s, &l, &err) < 0)
+		goto fail_session;
+	if (sif_session_finish(&s, &err) < 0)
+		goto fail_session;
+	if (sif_env_build(&pc.env, &pc.sh_scripts, &l, s.rootfd, environ, &err) < 0)
+		goto fail_session;
+	pc.l = &l;
+	pc.cwd = s.cwd;
+	if (sif_env_set(&pc.env, "PWD", s.cwd) < 0)
+		goto nomem_session;
+
+	/* what to run */
+	pargv = calloc((size_t)l.argc + 4, sizeof(*pargv));
+	if (!pargv)
+		goto nomem_session;
+	if (verb == SIF_VERB_EXEC) {
+		for (int i = 0; i < l.argc; i++)
+			pargv[i] = l.argv[i];
+	} else if (verb == SIF_VERB_RUN) {
+		if (!exists_in(&s, "/.singularity.d/runscript")) {
+			sif_err_advise(&err, ENOENT, "run: %s has no runscript (/.singularity.d/runscript): "
+			            "use 'sif exec %s COMMAND'", l.image.path, l.image.path);
+			goto fail_session;
+		}
+		/* a runscript without "#!" is run by /bin/sh, as Apptainer does */
+		char *head = NULL;
+		struct sif_err ignore;
+		int k = 0;
+		if (sif_read_in_root(s.rootfd, "/.singularity.d/runscript", 2, &head, NULL, &ignore) < 0 ||
+		    strncmp(head, "#!", 2) != 0)
+			pargv[k++] = "/bin/sh";
+		free(head);
+		pargv[k++] = "/.singularity.d/runscript";
+		for (int i = 0; i < l.argc; i++)
+			pargv[k + i] = l.argv[i];
+	} else {
+		const char *sh = getenv("SIF_SHELL");
+		if (!sh || !*sh)
+			sh = exists_in(&s, "/bin/bash") ? "/bin/bash" : "/bin/sh";
+		pargv[0] = (char *)sh;
+	}
+
+	r = sif_session_run(&s, pargv, prepare_env, &pc, &err);
+	sif_session_end(&s);
+	if (r < 0)
+		goto fail;
+	status = r;
+	goto out;
+
+nomem_session:
+	sif_err_set(&err, ENOMEM, "out of memory");
+fail_session:
+	sif_session_end(&s);
+	goto fail;
+nomem:
+	sif_err_set(&err, ENOMEM, "out of memory");
+fail:
+	status = cli_fail(&err);
+out:
+	free(pargv);
+	sif_env_free(&pc.env);
+	if (pc.sh_scripts) {
+		for (char **p = pc.sh_scripts; *p; p++)
+			free(*p);
+		free(pc.sh_scripts);
+	}
+	sif_launch_free(&l);
+	return status;
+}
+
+static int run_exec(int argc, char **argv) { return launch(SIF_VERB_EXEC, argc, argv, &sif_cmd_exec); }
+static int run_run(int argc, char **argv) { return launch(SIF_VERB_RUN, argc, argv, &sif_cmd_run); }
+static int run_shell(int argc, char **argv) { return launch(SIF_VERB_SHELL, argc, argv, &sif_cmd_shell); }
+
+const struct sif_command sif_cmd_exec = {
+	.name = "exec",
+	.summary = "run a command in a container",
+	.usage = exec_usage,
+	.run = run_exec,
+};
+const struct sif_command sif_cmd_run = {
+	.name = "run",
+	.summary = "run an image's runscript",
+	.usage = run_usage,
+	.run = run_run,
+};
+const struct sif_command sif_cmd_shell = {
+	.name = "shell",
+	.summary = "start a shell in a container",
+	.usage = shell_usage,
+	.run = run_shell,
+};

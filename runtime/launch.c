@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launch.h"
+#include "sif.h"
+#include "sqsuper.h"
+
+static char *absolute(const char *cwd, const char *p)
+{
+	char *out;
+	if (p[0] == '/')
+		return strdup(p);
+	if (asprintf(&out, "%s/%s", cwd, p) < 0)
+		return NULL;
+	return out;
+}
+
+static int add_one_bind(struct sif_launch *l, char *spec, struct sif_err *err)
+{
+	char *fields[4] = {NULL};
+	int n = 0;
+	char *save = NULL, *tok;
+	struct sif_bind b = {0};
+	struct sif_bind *nb;
+
+	/* split on ':'; an empty spec (",,") is ignored */
+	for (tok = strtok_r(spec, ":", &save); tok && n < 4; tok = strtok_r(NULL, ":", &save))
+		fields[n++] = tok;
+	if (n == 0)
+		return 0;
+	if (n > 3 || tok)
+		return sif_err_set(err, EINVAL, "bind \"%s\": too many ':' fields (SRC[:DST[:ro|rw]])",
+		                   fields[0]);
+	if (n == 3 || (n == 2 && (strcmp(fields[1], "ro") == 0 || strcmp(fields[1], "rw") == 0))) {
+		const char *mode = fields[n - 1];
+		if (strcmp(mode, "ro") == 0)
+			b.ro = true;
+		else if (strcmp(mode, "rw") != 0)
+			return sif_err_set(err, EINVAL, "bind %s: option \"%s\" is neither ro nor rw",
+			                   fields[0], mode);
+		n--;
+	}
+	b.src = absolute(l->host_cwd, fields[0]);
+	b.dst = strdup(n == 2 ? fields[1] : fields[0]);
+	if (!b.src || !b.dst) {
+		free(b.src);
+		free(b.dst);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	if (b.dst[0] != '/') {
+		int r = sif_err_set(err, EINVAL, "bind %s: the destination \"%s\" must be an absolute "
+		                    "path", fields[0], b.dst);
+		free(b.src);
+		free(b.dst);
+		return r;
+	}
+	nb = realloc(l->binds, (l->nbinds + 1) * sizeof(*nb));
+	if (!nb) {
+		free(b.src);
+		free(b.dst);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	l->binds = nb;
+	l->binds[l->nbinds++] = b;
+	return 0;
+}
+
+int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err *err)
+{
+	char *copy = strdup(spec), *save = NULL, *item;
+	int r = 0;
+
+	if (!copy)
+		return sif_err_set(err, ENOMEM, "out of memory");
+	for (item = strtok_r(copy, ",", &save); item && r == 0; item = strtok_r(NULL, ",", &save))
+		r = add_one_bind(l, item, err);
+	free(copy);
+	return r;
+}
+
+int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *err)
+{
+	struct stat st;
+	char magic[4];
+	int fd, r;
+
+	memset(ref, 0, sizeof(*ref));
+	ref->fd = -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return sif_err_set(err, errno, "image %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		r = sif_err_set(err, errno, "image %s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	ref->path = strdup(path);
+	if (!ref->path) {
+		close(fd);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ref->kind = SIF_IMAGE_DIR;
+		ref->fd = fd;
+		ref->realpath = realpath(path, NULL);
+		if (!ref->realpath) {
+			r = sif_err_set(err, errno, "image %s: %s", path, strerror(errno));
+			sif_image_close(ref);
+			return r;
+		}
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sif_err_set(err, SIF_EFORMAT, "image %s: not a SIF file, squashfs file or "
+		                   "directory", path);
+	}
+	ref->fd = fd;
+	if (pread(fd, magic, 4, 0) == 4 && memcmp(magic, "hsqs", 4) == 0) {
+		struct sif_sqsuper sb;
+		ref->kind = SIF_IMAGE_SQUASHFS;
+		ref->offset = 0;
+		ref->size = (uint64_t)st.st_size;
+		r = sif_sqsuper_read(fd, 0, ref->size, &sb, err);
+		if (r < 0)
+			goto fail;
+		return 0;
+	}
+
+	/* a SIF file: serve its primary squashfs partition where it lies */
+	{
+		struct sif_image img;
+		const struct sif_descriptor *d;
+		struct sif_partition_info p;
+		struct sif_sqsuper sb;
+		int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		if (dfd < 0) {
+			r = sif_err_set(err, errno, "image %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		r = sif_load(&img, dfd, false, err);
+		if (r < 0) {
+			close(dfd);
+			if (err && err->code == SIF_EFORMAT && strstr(err->msg, "SIF_MAGIC"))
+				r = sif_err_set(err, SIF_EFORMAT, "not a SIF file, squashfs file or directory");
+			goto fail;
+		}
+		d = sif_primary_partition(&img);
+		if (!d) {
+			sif_close(&img);
+			r = sif_err_set(err, SIF_EFORMAT, "no primary system partition to run");
+			goto fail;
+		}
+		sif_partition_info(d, &p);
+		ref->kind = SIF_IMAGE_SIF;
+		ref->offset = (uint64_t)d->offset;
+		ref->size = (uint64_t)d->size;
+		snprintf(ref->arch, sizeof(ref->arch), "%s",
+		         strcmp(sif_arch_name(p.arch), "unknown") ? sif_arch_name(p.arch) : "");
+		if (p.fstype != SIF_FS_SQUASH) {
+			r = sif_err_set(err, SIF_EFORMAT, "the primary partition is %s, not squashfs "
+			                "(encrypted and ext3 images are not supported)",
+			                sif_fstype_name(p.fstype));
+			sif_close(&img);
+			goto fail;
+		}
+		sif_close(&img);
+		r = sif_sqsuper_read(fd, (int64_t)ref->offset, ref->size, &sb, err);
+		if (r < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	sif_err_prefix(err, "image %s: ", path);
+	sif_image_close(ref);
+	return r;
+}
+
+void sif_image_close(struct sif_image_ref *ref)
+{
+	if (ref->fd >= 0)
+		close(ref->fd);
+	free(ref->path);
+	free(ref->realpath);
+	memset(ref, 0, sizeof(*ref));
+	ref->fd = -1;
+}
+
+int sif_launch_init(struct sif_launch *l, struct sif_err *err)
+{
+	struct passwd *pw;
+	char cwd[PATH_MAX];
+
+	memset(l, 0, sizeof(*l));
+	l->image.fd = -1;
+	l->uid = getuid();
+	l->gid = getgid();
+	pw = getpwuid(l->uid);
+	if (pw) {
+		l->user = strdup(pw->pw_name);
+		l->host_home = strdup(pw->pw_dir);
+	} else {
+		const char *h = getenv("HOME");
+		if (asprintf(&l->user, "%u", (unsigned)l->uid) < 0)
+			l->user = NULL;
+		l->host_home = strdup(h && *h ? h : "/");
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		snprintf(cwd, sizeof(cwd), "/");
+	l->host_cwd = strdup(cwd);
+	if (!l->user || !l->host_home || !l->host_cwd)
+		return sif_err_set(err, ENOMEM, "out of memory");
+	l->home_src = strdup(l->host_home);
+	l->home_dst = strdup(l->host_home);
+	if (!l->home_src || !l->home_dst)
+		return sif_err_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+void sif_launch_free(struct sif_launch *l)
+{
+	sif_image_close(&l->image);
+	for (size_t i = 0; i < l->nbinds; i++) {
+		free(l->binds[i].src);
+		free(l->binds[i].dst);
+	}
+	free(l->binds);
+	free(l->user);
+	free(l->host_home);
+	free(l->home_src);
+	free(l->home_dst);
+	free(l->host_cwd);
+	free(l->env_set);
+	memset(l, 0, sizeof(*l));
+	l->image.fd = -1;
+}

@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Namespaces, the image mount and the container root. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fuse.h"
+#include "io.h"
+#include "resolve.h"
+#include "starter.h"
+
+void sif_trace(const struct sif_launch *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!l->verbose)
+		return;
+	fputs("sif: debug: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- preflight ------------------------------------------------------------ */
+
+static long read_sysctl(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long v = -1;
+
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			v = strtol(buf, NULL, 10);
+		close(fd);
+	}
+	return v;
+}
+
+int sif_preflight(const struct sif_launch *l, struct sif_err *err)
+{
+	if (read_sysctl("/proc/sys/user/max_user_namespaces") == 0)
+		return sif_err_advise(err, EPERM, "user namespaces are disabled on this machine "
+		                   "(user.max_user_namespaces = 0): ask the administrator to run "
+		                   "'sysctl -w user.max_user_namespaces=15000' and keep it in /etc/sysctl.d");
+	if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+		return sif_err_advise(err, EPERM, "unprivileged user namespaces are disabled "
+		                   "(kernel.unprivileged_userns_clone = 0): ask the administrator to "
+		                   "set it to 1");
+	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
+		return sif_err_set(err, EPERM, "AppArmor restricts unprivileged user namespaces "
+		                   "(kernel.apparmor_restrict_unprivileged_userns = 1): ask the "
+		                   "administrator to install an AppArmor profile that allows 'userns' "
+		                   "for sif, or to set it to 0");
+	if (l->image.kind != SIF_IMAGE_DIR) {
+		int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			if (e == ENOENT || e == ENODEV || e == ENXIO)
+				return sif_err_advise(err, e, "/dev/fuse is missing (%s): ask the administrator "
+				                   "to load the fuse module ('modprobe fuse')", strerror(e));
+			return sif_err_set(err, e, "/dev/fuse cannot be opened (%s): ask the "
+			                   "administrator to make it mode 0666, as Debian does", strerror(e));
+		}
+		close(fd);
+	}
+	sif_trace(l, "preflight: user namespaces allowed%s", l->image.kind != SIF_IMAGE_DIR ?
+	          ", /dev/fuse usable" : "");
+	return 0;
+}
+
+/* ---- small mount helpers ------------------------------------------------- */
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static void fdpath(char buf[64], int fd)
+{
+	snprintf(buf, 64, "/proc/self/fd/%d", fd);
+}
+
+/* Flags a remount must keep: in a user namespace, nosuid, nodev, noexec
+ * and the atime flags of a mount that came from outside are locked. */
+static unsigned long locked_flags(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+	return f;
+}
+
+static bool under(const char *path, const char *dir);
+
+/* Read-only, with every mount below (mount_setattr, Linux 5.12); where the
+ * kernel lacks it, the top mount only. */
+static int make_readonly(const char *path, bool recursive)
+{
+#ifdef SYS_mount_setattr
+	struct mount_attr_v0 {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = {.attr_set = 0x00000001 /* MOUNT_ATTR_RDONLY */};
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? 0x8000 /* AT_RECURSIVE */ : 0,
+	            &attr, sizeof(attr)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -errno;
+#endif
+	if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(path), NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Does DST stop existing inside a tmpfs of ours (where making the mount
+ * point touches nothing of the host's)? */
+static bool in_fresh_mount(struct sif_session *s, const char *dst)
+{
+	char canon[PATH_MAX], rest[PATH_MAX];
+	struct sif_err e;
+
+	if (s->nfresh == 0 || sif_resolve_prefix(s->rootfd, dst, canon, sizeof(canon), rest,
+	                                         sizeof(rest), &e) < 0 || !rest[0])
+		return false;
+	for (size_t i = 0; i < s->nfresh; i++)
+		if (under(canon, s->fresh[i]))
+			return true;
+	return false;
+}
+
+/* Bind SRC (a host path) onto DST resolved inside the root; the mount
+ * point is created in the root's writable layer when missing. */
+static int bind_into(struct sif_session *s, const char *src, const char *dst, bool ro,
+                     bool recursive, bool create, const char *why, struct sif_err *err)
+{
+	char sp[64], dp[64], canon[PATH_MAX];
+	struct stat st;
+	int sfd, dfd, r;
+
+	sfd = open(src, O_PATH | O_CLOEXEC);
+	if (sfd < 0)
+		return sif_err_set(err, errno, "%s %s: %s", why, src, strerror(errno));
+	if (fstat(sfd, &st) < 0) {
+		r = sif_err_set(err, errno, "%s %s: %s", why, src, strerror(errno));
+		close(sfd);
+		return r;
+	}
+	/* mount points in the image were made beforehand (prepare_mountpoints);
+	 * only inside a tmpfs of ours are they made here */
+	if (!create && in_fresh_mount(s, dst))
+		create = true;
+	dfd = sif_resolve(s->rootfd, dst, !create ? SIF_RESOLVE_EXISTING :
+	                  S_ISDIR(st.st_mode) ? SIF_RESOLVE_MKDIR : SIF_RESOLVE_MKFILE,
+	                  true, canon, sizeof(canon), err);
+	if (dfd < 0) {
+		close(sfd);
+		if (err && err->code == ENOENT && !create)
+			sif_err_advise(err, ENOENT, "%s %s: the destination %s does not exist inside a "
+			            "directory bound from the host (create it there first)", why, src, dst);
+		else
+			sif_err_prefix(err, "%s %s: destination %s: ", why, src, dst);
+		return dfd;
+	}
+	fdpath(sp, sfd);
+	fdpath(dp, dfd);
+	sif_trace(s->l, "mount: bind %s on %s%s (%s)", src, canon, ro ? " read-only" : "", why);
+	if (mount(sp, dp, NULL, MS_BIND | (recursive ? MS_REC : 0), NULL) < 0) {
+		r = sif_err_set(err, errno, "%s %s on %s: %s", why, src, canon, strerror(errno));
+		goto out;
+	}
+	r = 0;
+	if (ro) {
+		/* the new mount sits on top of dfd's dentry: reach it by path */
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof(path), "%s%s", s->root, canon);
+		r = make_readonly(path, recursive);
+		if (r < 0)
+			r = sif_err_set(err, -r, "%s %s read-only: %s", why, canon, strerror(-r));
+	}
+out:
+	close(sfd);
+	close(dfd);
+	return r;
+}
+
+/* Mount a fresh filesystem (tmpfs, devpts) on DST inside the root. */
+static int mount_fresh(struct sif_session *s, const char *type, const char *dst,
+                       unsigned long flags, const char *data, struct sif_err *err)
+{
+	char dp[64], canon[PATH_MAX];
+	int dfd = sif_resolve(s->rootfd, dst, SIF_RESOLVE_MKDIR, true, canon, sizeof(canon), err);
+	int r = 0;
+
+	if (dfd < 0)
+		return dfd;
+	fdpath(dp, dfd);
+	sif_trace(s->l, "mount: %s on %s (%s)", type, canon, data ? data : "");
+	if (mount(type, dp, type, flags, data) < 0)
+		r = sif_err_set(err, errno, "mount %s on %s: %s", type, canon, strerror(errno));
+	else if (s->nfresh < sizeof(s->fresh) / sizeof(s->fresh[0]))
+		snprintf(s->fresh[s->nfresh++], sizeof(s->fresh[0]), "%s", canon);
+	close(dfd);
+	return r;
+}
+
+/* ---- the image ----------------------------------------------------------- */
+
+static int serve_image(struct sif_session *s, const char *lower, struct sif_err *err)
+{
+	const struct sif_launch *l = s->l;
+	struct sif_fuse *f = NULL;
+	char msg[256], opts[256];
+	int fusefd, r;
+	pid_t pid;
+
+	r = sif_fuse_open(&f, l->image.fd, l->image.offset, msg, sizeof(msg));
+	if (r < 0)
+		return sif_err_set(err, -r, "image %s: %s", l->image.path, msg);
+	fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fusefd < 0) {
+		r = sif_err_set(err, errno, "open /dev/fuse: %s", strerror(errno));
+		sif_fuse_close(f);
+		return r;
+	}
+	/* mount(2) ourselves: libfuse would run the setuid fusermount3 */
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions",
+	         fusefd, (unsigned)l->uid, (unsigned)l->gid);
+	sif_trace(l, "mount: fuse.sif (squashfs at offset %llu of %s) on %s, read-only",
+	          (unsigned long long)l->image.offset, l->image.path, lower);
+	if (mount(l->image.path, lower, "fuse.sif", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
+		r = sif_err_set(err, errno, "mount the image with FUSE: %s", strerror(errno));
+		close(fusefd);
+		sif_fuse_close(f);
+		return r;
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		r = sif_err_set(err, errno, "fork the FUSE server: %s", strerror(errno));
+		close(fusefd);
+		sif_fuse_close(f);
+		return r;
+	}
+	if (pid == 0) {
+		/* The server: the user's own process, in the launch's namespaces.
+		 * It keeps only the image and /dev/fuse: not the caller's
+		 * descriptors (a pipe left open here would hold "$(sif exec ...)"
+		 * until the server ends). */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_NAME, "sif-fuse");
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		for (int fd = 3; fd < 65536; fd++)
+			if (fd != fusefd && fd != l->image.fd)
+				close(fd);
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		r = sif_fuse_serve(f, fusefd, msg, sizeof(msg));
+		sif_fuse_close(f);
+		_exit(r < 0 ? 1 : 0);
+	}
+	sif_fuse_close(f);   /* the server has its own copy */
+	close(fusefd);
+	s->server = pid;
+	sif_trace(l, "fuse: server pid %d serves the image", (int)pid);
+	return 0;
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int enter_namespaces(const struct sif_launch *l, struct sif_err *err)
+{
+	char map[64];
+	int r;
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		int e = errno;
+		return sif_err_advise(err, e, "create a user namespace: %s (%s)", strerror(e),
+		                   e == EPERM || e == ENOSPC ?
+		                   "unprivileged user namespaces are not allowed here, or the per-user "
+		                   "limit is reached: ask the administrator" :
+		                   "this kernel may lack user namespace support");
+	}
+	sif_trace(l, "namespace: new user and mount namespace");
+	/* an identity map: the user is the same user inside */
+	r = write_file("/proc/self/setgroups", "deny");
+	if (r == 0) {
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)l->uid, (unsigned)l->uid);
+		r = write_file("/proc/self/uid_map", map);
+	}
+	if (r == 0) {
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)l->gid, (unsigned)l->gid);
+		r = write_file("/proc/self/gid_map", map);
+	}
+	if (r < 0)
+		return sif_err_set(err, -r, "write the user namespace's id maps: %s", strerror(-r));
+	sif_trace(l, "namespace: uid %u and gid %u mapped to themselves, setgroups denied",
+	          (unsigned)l->uid, (unsigned)l->gid);
+	/* From here this process holds capabilities over the new namespaces:
+	 * not dumpable, so that nothing of the user's (the payload included)
+	 * can ptrace it or open its /proc files. */
+	prctl(PR_SET_DUMPABLE, 0);
+	/* see host mounts appear (autofs, CVMFS) but never send ours out */
+	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return sif_err_set(err, errno, "make / a slave mount: %s", strerror(errno));
+	return 0;
+}
+
+static int mkdir_in(const char *dir, const char *name, char *out, size_t outlen,
+                    struct sif_err *err)
+{
+	snprintf(out, outlen, "%s/%s", dir, name);
+	if (mkdir(out, 0755) < 0 && errno != EEXIST)
+		return sif_err_set(err, errno, "mkdir %s: %s", out, strerror(errno));
+	return 0;
+}
+
+static int setup_dev(struct sif_session *s, struct sif_err *err)
+{
+	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+	static const char *const links[][2] = {
+		{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+		{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"}, {"core", "/proc/kcore"},
+	};
+	char path[PATH_MAX * 2], canon[PATH_MAX];
+	int r, dfd;
+
+	if (!s->l->contain)
+		return bind_into(s, "/dev", "/dev", false, true, false, "bind", err);
+	/* --contain: a minimal /dev of its own */
+	r = mount_fresh(s, "tmpfs", "/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=512k", err);
+	for (size_t i = 0; r == 0 && i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		snprintf(path, sizeof(path), "/dev/%s", nodes[i]);
+		r = bind_into(s, path, path, false, false, true, "bind", err);
+	}
+	if (r == 0)
+		r = mount_fresh(s, "devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC,
+		                "newinstance,ptmxmode=0666,mode=0620", err);
+	if (r == 0)
+		r = mount_fresh(s, "tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777", err);
+	if (r < 0)
+		return r;
+	dfd = sif_resolve(s->rootfd, "/dev", SIF_RESOLVE_EXISTING, true, canon, sizeof(canon), err);
+	if (dfd < 0)
+		return dfd;
+	snprintf(path, sizeof(path), "%s%s", s->root, canon);
+	close(dfd);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		char p[PATH_MAX * 3];
+		snprintf(p, sizeof(p), "%s/%s", path, links[i][0]);
+		if (symlink(links[i][1], p) < 0 && errno != EEXIST)
+			return sif_err_set(err, errno, "symlink /dev/%s: %s", links[i][0], strerror(errno));
+	}
+	return 0;
+}
+
+/* May the host cwd be bound at its own path?  Not over a directory of the
+ * image that has content (that would hide part of the image). */
+static bool may_bind_cwd(struct sif_session *s, const char *dir)
+{
+	struct sif_err e;
+	int fd = sif_resolve(s->rootfd, dir, SIF_RESOLVE_EXISTING, true, NULL, 0, &e);
+	int dfd;
+	bool empty = true;
+
+	if (fd < 0)
+		return true;   /* missing: a new mount point */
+	char p[64];
+	fdpath(p, fd);
+	dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(fd);
+	if (dfd < 0)
+		return false;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return false;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = false;
+	closedir(d);
+	return empty;
+}
+
+/* Is PATH DIR itself or below it (component-wise)? */
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The host path P with its symlinks resolved (binds are made by it). */
+static bool same_host_path(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+	return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* Will the host cwd show at its own path through /tmp, $HOME or a bind? */
+static bool cwd_visible(const struct sif_launch *l)
+{
+	const char *cwd = l->host_cwd;
+	if (!l->contain && (under(cwd, "/tmp") || under(cwd, "/var/tmp")))
+		return true;
+	if (l->home_src && l->home_dst && same_host_path(l->home_src, l->home_dst) &&
+	    under(cwd, l->home_dst))
+		return true;
+	for (size_t i = 0; i < l->nbinds; i++)
+		if (same_host_path(l->binds[i].src, l->binds[i].dst) && under(cwd, l->binds[i].dst))
+			return true;
+	return false;
+}
+
+struct mountpoint {
+	const char *path;
+	bool dir;
+};
+
+/* Make DIR/REL in the session's upper layer: directories, and a file last
+ * when !last_dir.  Modes follow the merged view where it has the directory. */
+static int make_in_upper(struct sif_session *s, const char *canon, const char *rest,
+                         bool last_dir, struct sif_err *err)
+{
+	char path[PATH_MAX * 2], merged[PATH_MAX * 3];
+	char *p, *next;
+	size_t base;
+
+	snprintf(path, sizeof(path), "%s/upper", s->dir);
+	base = strlen(path);
+	if (snprintf(path + base, sizeof(path) - base, "%s/%s", strcmp(canon, "/") ? canon : "",
+	             rest) >= (int)(sizeof(path) - base))
+		return sif_err_set(err, ENAMETOOLONG, "%s/%s: path too long", canon, rest);
+	for (p = path + base + 1; p && *p; p = next) {
+		struct stat st;
+		next = strchr(p, '/');
+		if (next)
+			*next = '\0';
+		bool is_last = !next || next[1] == '\0';
+		if (strcmp(p, "..") == 0 || strcmp(p, ".") == 0)
+			return sif_err_set(err, EINVAL, "mount point %s/%s: a link leads through '%s' "
+			                   "into a missing directory", canon, rest, p);
+		if (lstat(path, &st) < 0) {
+			mode_t mode = 0755;
+			snprintf(merged, sizeof(merged), "%s%s", s->root, path + base);
+			if (stat(merged, &st) == 0 && S_ISDIR(st.st_mode))
+				mode = st.st_mode & 07777;
+			if (is_last && !last_dir) {
+				int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (fd < 0)
+					return sif_err_set(err, errno, "create mount point %s: %s", path + base,
+					                   strerror(errno));
+				close(fd);
+			} else if (mkdir(path, mode) < 0) {
+				return sif_err_set(err, errno, "create mount point %s: %s", path + base,
+				                   strerror(errno));
+			}
+		} else if (!S_ISDIR(st.st_mode) && !is_last) {
+			return sif_err_set(err, ENOTDIR, "mount point %s: not a directory", path + base);
+		}
+		if (next)
+			*next++ = '/';
+	}
+	return 0;
+}
+
+static int mount_overlay(struct sif_session *s, struct sif_err *err)
+{
+	char opts[PATH_MAX * 3 + 64];
+
+	snprintf(opts, sizeof(opts), "lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work", s->dir,
+	         s->dir, s->dir);
+	sif_trace(s->l, "mount: overlay on %s (%s)", s->root, opts);
+	if (mount("overlay", s->root, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+		return sif_err_advise(err, errno, "mount an overlay over the image: %s (overlayfs in a "
+		                   "user namespace needs Linux 5.11 or later)", strerror(errno));
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+	s->rootfd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0)
+		return sif_err_set(err, errno, "open the container root: %s", strerror(errno));
+	return 0;
+}
+
+/* Every mount point the image lacks is made in the upper layer (where the
+ * user owns everything: the image's directories belong to users that are
+ * not mapped here, so nothing can be created through the overlay itself),
+ * then the overlay is mounted afresh so that it sees them. */
+static int prepare_mountpoints(struct sif_session *s, const struct mountpoint *mp, size_t n,
+                               struct sif_err *err)
+{
+	char canon[PATH_MAX], rest[PATH_MAX];
+	bool made = false;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		r = sif_resolve_prefix(s->rootfd, mp[i].path, canon, sizeof(canon), rest, sizeof(rest),
+		                       err);
+		if (r < 0) {
+			sif_err_prefix(err, "mount point %s: ", mp[i].path);
+			return r;
+		}
+		if (!rest[0])
+			continue;
+		sif_trace(s->l, "root: mount point %s: create %s%s%s in the writable layer", mp[i].path,
+		          strcmp(canon, "/") ? canon : "", "/", rest);
+		r = make_in_upper(s, canon, rest, mp[i].dir, err);
+		if (r < 0)
+			return r;
+		made = true;
+	}
+	if (!made)
+		return 0;
+	if (umount2(s->root, MNT_DETACH) < 0)
+		return sif_err_set(err, errno, "remount the overlay: %s", strerror(errno));
+	return mount_overlay(s, err);
+}
+
+int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
+{
+	static const char *const etc[] = {"/etc/hosts", "/etc/resolv.conf", "/etc/localtime"};
+	struct mountpoint mp[64 + 16];
+	size_t nmp = 0;
+	char lower[PATH_MAX], path[PATH_MAX];
+	bool bind_cwd = false;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->rootfd = -1;
+	s->l = l;
+	snprintf(s->dir, sizeof(s->dir), "%s", l->sessiondir);
+	if (l->nbinds > 64)
+		return sif_err_set(err, E2BIG, "%zu binds: at most 64 are allowed", l->nbinds);
+
+	/* the sources exist before anything is set up */
+	for (size_t i = 0; i < l->nbinds; i++)
+		if (access(l->binds[i].src, F_OK) < 0)
+			return sif_err_advise(err, errno, "--bind %s: the source %s on this host (%s)",
+			                   l->binds[i].src, errno == ENOENT ? "does not exist" : "is not reachable",
+			                   errno == ENOENT ? "create it, or fix the -B option" : strerror(errno));
+	if (l->home_src && access(l->home_src, F_OK) < 0)
+		return sif_err_advise(err, errno, "%s %s: %s (create it, or use --no-home)",
+		                   l->home_given ? "--home" : "your home directory", l->home_src,
+		                   strerror(errno));
+
+	r = enter_namespaces(l, err);
+	if (r < 0)
+		return r;
+
+	/* everything of the launch lives on one tmpfs over the session dir,
+	 * seen only in this mount namespace */
+	sif_trace(l, "mount: tmpfs on %s (the session)", s->dir);
+	if (mount("sif-session", s->dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return sif_err_advise(err, errno, "mount the session tmpfs on %s: %s (is sif installed "
+		                   "completely? the directory must exist)", s->dir, strerror(errno));
+	if ((r = mkdir_in(s->dir, "lower", lower, sizeof(lower), err)) < 0 ||
+	    (r = mkdir_in(s->dir, "upper", path, sizeof(path), err)) < 0 ||
+	    (r = mkdir_in(s->dir, "work", path, sizeof(path), err)) < 0 ||
+	    (r = mkdir_in(s->dir, "files", path, sizeof(path), err)) < 0 ||
+	    (r = mkdir_in(s->dir, "root", s->root, sizeof(s->root), err)) < 0)
+		return r;
+
+	if (l->image.kind == SIF_IMAGE_DIR) {
+		/* by path: a descriptor opened before unshare() belongs to the old
+		 * mount namespace, and the kernel refuses to bind from there */
+		sif_trace(l, "mount: bind directory image %s on %s", l->image.realpath, lower);
+		if (mount(l->image.realpath, lower, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return sif_err_set(err, errno, "bind the directory image %s: %s", l->image.path,
+			                   strerror(errno));
+	} else {
+		r = serve_image(s, lower, err);
+		if (r < 0)
+			return r;
+	}
+
+	/* the root: the image under a writable tmpfs layer, for the mount
+	 * points the image lacks (read-only again before the payload starts,
+	 * unless --writable-tmpfs) */
+	r = mount_overlay(s, err);
+	if (r < 0)
+		return r;
+
+	/* where the payload starts */
+	if (l->pwd) {
+		snprintf(s->cwd, sizeof(s->cwd), "%s", l->pwd);
+	} else if (l->contain || strcmp(l->host_cwd, "/") == 0) {
+		snprintf(s->cwd, sizeof(s->cwd), "%s", l->contain && l->home_dst ? l->home_dst : "/");
+	} else if (cwd_visible(l)) {
+		snprintf(s->cwd, sizeof(s->cwd), "%s", l->host_cwd);
+	} else if (may_bind_cwd(s, l->host_cwd)) {
+		bind_cwd = true;
+		snprintf(s->cwd, sizeof(s->cwd), "%s", l->host_cwd);
+	} else {
+		fprintf(stderr, "sif: warning: the working directory %s is also a path in the image, "
+		        "which is not hidden by binding over it: starting in /\n", l->host_cwd);
+		snprintf(s->cwd, sizeof(s->cwd), "/");
+	}
+
+	/* the mount points, in the order they are mounted */
+	mp[nmp++] = (struct mountpoint){"/proc", true};
+	mp[nmp++] = (struct mountpoint){"/sys", true};
+	mp[nmp++] = (struct mountpoint){"/dev", true};
+	mp[nmp++] = (struct mountpoint){"/tmp", true};
+	mp[nmp++] = (struct mountpoint){"/var/tmp", true};
+	if (l->home_dst)
+		mp[nmp++] = (struct mountpoint){l->home_dst, true};
+	for (size_t i = 0; i < l->nbinds; i++) {
+		struct stat st;
+		mp[nmp++] = (struct mountpoint){l->binds[i].dst,
+		                                stat(l->binds[i].src, &st) == 0 && S_ISDIR(st.st_mode)};
+	}
+	for (size_t i = 0; i < sizeof(etc) / sizeof(etc[0]); i++)
+		if (access(etc[i], R_OK) == 0)
+			mp[nmp++] = (struct mountpoint){etc[i], false};
+	if (!l->fakeroot) {
+		mp[nmp++] = (struct mountpoint){"/etc/passwd", false};
+		mp[nmp++] = (struct mountpoint){"/etc/group", false};
+	}
+	if (bind_cwd)
+		mp[nmp++] = (struct mountpoint){l->host_cwd, true};
+	r = prepare_mountpoints(s, mp, nmp, err);
+	if (r < 0)
+		return r;
+
+	/* the system directories */
+	if (!l->pid_ns && (r = bind_into(s, "/proc", "/proc", false, true, false, "bind", err)) < 0)
+		return r;   /* with --pid, the payload's first process mounts a new one */
+	if ((r = bind_into(s, "/sys", "/sys", false, true, false, "bind", err)) < 0 ||
+	    (r = setup_dev(s, err)) < 0)
+		return r;
+	if (l->contain) {
+		if ((r = mount_fresh(s, "tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777", err)) < 0 ||
+		    (r = mount_fresh(s, "tmpfs", "/var/tmp", MS_NOSUID | MS_NODEV, "mode=1777", err)) < 0)
+			return r;
+	} else {
+		if ((r = bind_into(s, "/tmp", "/tmp", false, true, false, "bind", err)) < 0 ||
+		    (r = bind_into(s, "/var/tmp", "/var/tmp", false, true, false, "bind", err)) < 0)
+			return r;
+	}
+
+	/* home */
+	if (l->home_src) {
+		r = bind_into(s, l->home_src, l->home_dst, false, true, false, "--home", err);
+		if (r < 0)
+			return r;
+	} else if (l->home_dst && l->contain) {
+		r = mount_fresh(s, "tmpfs", l->home_dst, MS_NOSUID | MS_NODEV, "mode=0700", err);
+		if (r < 0)
+			return r;
+	}
+
+	/* host files every program expects: not worth failing a launch for */
+	for (size_t i = 0; i < sizeof(etc) / sizeof(etc[0]); i++) {
+		struct sif_err e = {0};
+		if (access(etc[i], R_OK) == 0 &&
+		    bind_into(s, etc[i], etc[i], false, false, false, "bind", &e) < 0)
+			fprintf(stderr, "sif: warning: %s\n", e.msg);
+	}
+	s->bind_cwd = bind_cwd;
+	return 0;
+}
+
+int sif_session_finish(struct sif_session *s, struct sif_err *err)
+{
+	const struct sif_launch *l = s->l;
+	int r;
+
+	/* the user's binds, in order: a later one may land inside an earlier */
+	for (size_t i = 0; i < l->nbinds; i++) {
+		const struct sif_bind *b = &l->binds[i];
+		r = bind_into(s, b->src, b->dst, b->ro, true, false, "--bind", err);
+		if (r < 0)
+			return r;
+	}
+	if (s->bind_cwd) {
+		r = bind_into(s, l->host_cwd, l->host_cwd, false, true, false,
+		              "bind the working directory", err);
+		if (r < 0)
+			return r;
+	}
+	sif_trace(l, "root: assembled at %s; the payload starts in %s", s->root, s->cwd);
+	return 0;
+}
+
+int sif_session_write(struct sif_session *s, const char *path, const char *content,
+                      struct sif_err *err)
+{
+	char file[PATH_MAX + 64];
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	int fd, r;
+
+	/* written on the session's tmpfs and bound over the image's file (a
+	 * link there is followed inside the root, never written through) */
+	snprintf(file, sizeof(file), "%s/files/%s", s->dir, base);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return sif_err_set(err, errno, "write %s: %s", file, strerror(errno));
+	r = sif_pwrite_full(fd, content, strlen(content), 0);
+	close(fd);
+	if (r < 0)
+		return sif_err_set(err, -r, "write %s: %s", file, strerror(-r));
+	return bind_into(s, file, path, true, false, false, "generated", err);
+}
+
+void sif_session_end(struct sif_session *s)
+{
+	if (s->server > 0) {
+		kill(s->server, SIGKILL);
+		waitpid(s->server, NULL, 0);
+		s->server = 0;
+	}
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+	s->rootfd = -1;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The starter: the only part of sif that touches namespaces and mounts.
+ * It executes a resolved launch plan (runtime/launch.h) and parses no
+ * configuration.  Sequence for one launch:
+ *
+ *   sif_preflight()       can this machine do it at all? one clear line if not
+ *   sif_session_setup()   user + mount namespace, image served by FUSE,
+ *                         root assembled (overlay, /proc, /sys, /dev, /tmp,
+ *                         $HOME, binds, cwd, /etc files)
+ *   sif_session_write()   the caller writes generated files (/etc/passwd)
+ *   sif_session_finish()  the user's binds, then the working directory
+ *   sif_session_run()     payload started in the root; this process stays
+ *                         as reaper and signal relay; returns its status
+ */
+#ifndef SIF_STARTER_H
+#define SIF_STARTER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "launch.h"
+
+struct sif_session {
+	char dir[PATH_MAX];         /* the session tmpfs */
+	char root[PATH_MAX];        /* the assembled root: DIR/root */
+	int rootfd;                 /* O_PATH of the root */
+	pid_t server;               /* the FUSE server, or 0 */
+	char cwd[PATH_MAX];         /* where the payload starts, inside the root */
+	char fresh[8][PATH_MAX];    /* our own tmpfs mounts inside the root: mount
+	                               points may be made in them */
+	size_t nfresh;
+	bool bind_cwd;
+	const struct sif_launch *l;
+};
+
+int sif_preflight(const struct sif_launch *l, struct sif_err *err);
+int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct sif_err *err);
+/* Write CONTENT as the file PATH inside the root (resolved inside it). */
+int sif_session_write(struct sif_session *s, const char *path, const char *content,
+                      struct sif_err *err);
+/* The user's binds (after the generated files: a bind over /etc wins) and
+ * the working directory. */
+int sif_session_finish(struct sif_session *s, struct sif_err *err);
+
+/* Called in the payload's process after privileges are dropped and just
+ * before exec: returns the environment to exec with, or NULL after writing
+ * why into msg. */
+typedef char **(*sif_prepare_env_fn)(void *ctx, char *msg, size_t msglen);
+
+/* Start ARGV in the root with the environment PREPARE gives; returns the
+ * exit status to pass on (0..255, 128+N for a signal), or a negative errno
+ * for sif's own failure. */
+int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_fn prepare,
+                    void *ctx, struct sif_err *err);
+void sif_session_end(struct sif_session *s);
+
+/* "sif: debug: ..." on stderr when the plan asks for -v. */
+void sif_trace(const struct sif_launch *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

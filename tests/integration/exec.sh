@@ -1,0 +1,295 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# sif exec | run | shell, run as an unprivileged user (tests/suite makes
+# sure of that).  Each check looks at what only sif can have done: inside the
+# container through the payload, or from outside while the launch is alive.
+# Environment: SIF, SIF_PROBE (static tests/helpers/sif-probe), SIF_FIXTURES.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -eq 0 ]; then
+	skip "running as root: launcher tests prove nothing as root (tests/suite runs them as an unprivileged user)"
+	done_testing
+	exit
+fi
+for tool in mksquashfs script; do
+	command -v $tool >/dev/null || { skip "$tool is not installed: launcher not tested"; done_testing; exit; }
+done
+BUSYBOX=$(command -v busybox || echo /bin/busybox)
+if ! [ -x "$BUSYBOX" ] || ! "$BUSYBOX" true || ldd "$BUSYBOX" >/dev/null 2>&1; then
+	skip "a static busybox is needed (Debian package busybox-static): launcher not tested"
+	done_testing
+	exit
+fi
+
+# ---- test images ------------------------------------------------------------
+cd "$TMP" || exit 1
+mkroot() {      # mkroot DIR: a busybox userland owned by root in the image
+	mkdir -p "$1/bin" "$1/etc" "$1/.singularity.d/env"
+	cp "$BUSYBOX" "$1/bin/busybox"
+	for a in sh ls cat echo id env sleep ps readlink stat touch mkdir grep head tail wc kill \
+	         pwd true false chown test tr sed cut; do
+		ln -sf busybox "$1/bin/$a"
+	done
+	echo "root:x:0:0:root:/root:/bin/sh" >"$1/etc/passwd"
+	echo "root:x:0:" >"$1/etc/group"
+	echo "image file" >"$1/etc/motd"
+}
+mkroot base
+printf 'echo "runscript args: $*"\n' >base/.singularity.d/runscript   # no "#!": run by /bin/sh
+chmod 755 base/.singularity.d/runscript
+cat >base/.singularity.d/env/10-docker2singularity.sh <<'EOF'
+#!/bin/sh
+export PATH="/bin:/usr/bin"
+export IMAGE_ONLY="${IMAGE_ONLY:-from-image}"
+export SHARED_VAR="${SHARED_VAR:-image-value}"
+EOF
+cat >base/.singularity.d/env/90-environment.sh <<'EOF'
+#!/bin/sh
+if [ -z "$COMPUTED" ]; then COMPUTED="by-sh-$(echo ok)"; fi
+FORCED=from-script
+export COMPUTED FORCED
+EOF
+cp "$BUSYBOX" base/bin/busybox.suid && chmod 4755 base/bin/busybox.suid
+ln -s /etc base/data            # hostile: a bind to /data must land on the container's /etc
+ln -s ../../../../../../tmp base/up  # hostile: '..' beyond the root
+mkdir -p base/srv/content && echo x >base/srv/content/f
+mksquashfs base base.sqfs -quiet -no-progress -noappend -all-root >/dev/null
+"$SIF" build img.sif base.sqfs || { not_ok "build the test image"; done_testing; exit; }
+IMG=$TMP/img.sif
+mkdir -p data && echo "host data" >data/in
+
+# ---- basics and exit status ---------------------------------------------------
+run "$SIF" exec "$IMG" echo hello
+[ "$RC" -eq 0 ] && [ "$OUT" = hello ] && ok "exec echo" || not_ok "exec echo" "$RC $OUT $ERR"
+run "$SIF" exec "$IMG" sh -c 'exit 7'
+[ "$RC" -eq 7 ] && ok "the payload's exit status comes back (7)" || not_ok "exit 7" "$RC $ERR"
+run "$SIF" exec "$IMG" sh -c 'exit 255'
+[ "$RC" -eq 255 ] && [ -z "$ERR" ] && ok "a payload exiting 255 says nothing of sif's" || not_ok "exit 255" "$RC $ERR"
+run "$SIF" exec "$IMG" sh -c 'kill -TERM $$'
+[ "$RC" -eq 143 ] && ok "a signal death becomes 128+N (143)" || not_ok "signal death" "$RC"
+expect_fail "a command missing from the image" "$SIF" exec "$IMG" no-such-command
+expect_fail "a missing image" "$SIF" exec "$TMP/none.sif" true
+printf 'garbage' >junk.sif
+expect_fail "a file that is no image" "$SIF" exec junk.sif true
+expect_fail "a bind source that does not exist" "$SIF" exec -B "$TMP/nope:/data" "$IMG" true
+grep -q 'does not exist' <<<"$ERR" && ok "  ... says so" || not_ok "bind source message" "$ERR"
+run "$SIF" exec "$IMG" sh -c 'cat /etc/motd; id -u; id -g'
+[ "$OUT" = "image file
+$(id -u)
+$(id -g)" ] && ok "the image's files; the user's own uid and gid inside" || not_ok "identity" "$OUT $ERR"
+run "$SIF" exec "$IMG" sh -c 'grep "^$(id -un):" /etc/passwd; grep ^root: /etc/passwd'
+[ "$(echo "$OUT" | wc -l)" -eq 2 ] && grep -q ":$(id -u):$(id -g):" <<<"$OUT" &&
+	ok "/etc/passwd: the image's entries plus the user" || not_ok "/etc/passwd" "$OUT $ERR"
+
+# the same image as bare squashfs and as a directory
+run "$SIF" exec base.sqfs cat /etc/motd
+[ "$RC" -eq 0 ] && [ "$OUT" = "image file" ] && ok "a bare squashfs image runs" || not_ok "squashfs image" "$RC $ERR"
+run "$SIF" exec base cat /etc/motd
+[ "$RC" -eq 0 ] && [ "$OUT" = "image file" ] && ok "a directory image runs" || not_ok "directory image" "$RC $ERR"
+
+# ---- run and shell ----------------------------------------------------------
+run "$SIF" run "$IMG" a "b c"
+[ "$OUT" = "runscript args: a b c" ] && ok "run: the runscript with arguments" || not_ok "run" "$RC $OUT $ERR"
+run sh -c "echo 'echo shell:\$0; exit 3' | '$SIF' shell '$IMG'"
+[ "$RC" -eq 3 ] && [ "$OUT" = "shell:/bin/sh" ] && ok "shell: the image's /bin/sh" || not_ok "shell" "$RC $OUT $ERR"
+
+# ---- ownership of output: the problem Docker gave the archives ------------------
+run "$SIF" exec -B "$TMP/data:/data" "$IMG" sh -c 'echo out >/data/result; cat /data/in'
+[ "$OUT" = "host data" ] && [ "$(stat -c %u:%g data/result)" = "$(id -u):$(id -g)" ] &&
+	ok "a file written to a bound directory is the user's on the host" || not_ok "bind ownership" "$OUT $ERR $(ls -ln data)"
+run "$SIF" exec --fakeroot -B "$TMP/data:/data" "$IMG" sh -c 'id -u; echo out >/data/fr'
+[ "$OUT" = 0 ] && [ "$(stat -c %u:%g data/fr)" = "$(id -u):$(id -g)" ] &&
+	ok "--fakeroot: uid 0 inside, and its files are still the user's on the host" || not_ok "fakeroot ownership" "$OUT $ERR"
+run "$SIF" exec -B "$TMP/data:/data:ro" "$IMG" sh -c 'echo x >/data/ro'
+[ "$RC" -ne 0 ] && [ ! -e data/ro ] && ok "a :ro bind is read-only" || not_ok ":ro bind" "$RC"
+mkdir -p data/sub
+run "$SIF" exec -B "$TMP/data:/data:ro" -B "$TMP/data/sub:/data/sub" "$IMG" sh -c 'echo x >/data/sub/y'
+[ "$RC" -eq 0 ] && ok "a bind inside a :ro bind keeps its own mode" || not_ok "nested rw in ro" "$ERR"
+run "$SIF" exec "$IMG" sh -c 'echo x >/newfile'
+[ "$RC" -ne 0 ] && ok "the root is read-only" || not_ok "root writable"
+run "$SIF" exec --writable-tmpfs "$IMG" sh -c 'echo w >/newfile && cat /newfile'
+[ "$OUT" = w ] && ok "--writable-tmpfs: the root takes writes" || not_ok "--writable-tmpfs" "$RC $ERR"
+run "$SIF" exec "$IMG" cat /newfile
+[ "$RC" -ne 0 ] && ok "  ... and they are gone at the next launch" || not_ok "writable-tmpfs persisted"
+
+# ---- what the payload holds -----------------------------------------------------
+run "$SIF" exec "$IMG" grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status
+if grep -q 'CapEff:.0000000000000000' <<<"$OUT" && grep -q 'CapBnd:.0000000000000000' <<<"$OUT" &&
+   grep -q 'CapPrm:.0000000000000000' <<<"$OUT" && grep -q 'NoNewPrivs:.1' <<<"$OUT" &&
+   grep -q 'Seccomp:.2' <<<"$OUT"; then
+	ok "no capabilities (effective, permitted, bounding), no_new_privs, seccomp filter"
+else
+	not_ok "capabilities" "$OUT $ERR"
+fi
+run "$SIF" exec --fakeroot "$IMG" grep -E '^(NoNewPrivs|CapEff):' /proc/self/status
+grep -q 'NoNewPrivs:.1' <<<"$OUT" && ok "--fakeroot keeps no_new_privs" || not_ok "fakeroot nnp" "$OUT"
+# the launcher's descriptors stay outside; the caller's (fd 5 here, like PMI's) pass
+run bash -c "exec 5<'$TMP/data/in'; exec '$SIF' exec '$IMG' sh -c 'ls -l /proc/\$\$/fd'"
+fds=$(sed -n 's/.* \([0-9][0-9]*\) -> \(.*\)$/\1 \2/p' <<<"$OUT")
+bad=""
+while read -r n target; do
+	case $n in 0|1|2) continue ;; 5) [ "$target" = "$TMP/data/in" ] || bad="$bad $n:$target"; continue ;; esac
+	# anything else must be a descriptor this test itself was given
+	[ -e "/proc/$$/fd/$n" ] || bad="$bad $n:$target"
+done <<<"$fds"
+if grep -q "^5 $TMP/data/in$" <<<"$fds" && [ -z "$bad" ] && ! grep -qE 'fuse|\.sif|socket:|sif-session|anon_inode' <<<"$fds"; then
+	ok "no launcher descriptor reaches the payload; the caller's fd 5 does"
+else
+	not_ok "descriptors" "$OUT" "unexpected:$bad"
+fi
+# a setuid-root program in the image raises nothing
+run "$SIF" exec "$IMG" sh -c 'stat -c "%a %u" /bin/busybox.suid; /bin/busybox.suid id -u'
+[ "$OUT" = "4755 65534
+$(id -u)" ] && ok "a setuid-root binary in the image runs as the user" || not_ok "setuid" "$OUT $ERR"
+# the launcher's own binary cannot be reached through /proc
+cp "$SIF" mysif && chmod 755 mysif
+if [ -w mysif ]; then
+	run ./mysif exec "$IMG" sh -c 'cat /proc/$PPID/exe >/dev/null && echo readable; echo x >>/proc/$PPID/exe && echo writable; true'
+	[ -z "$OUT" ] && ok "a user-owned launcher is neither readable nor writable through /proc/<launcher>/exe" ||
+		not_ok "launcher exe reachable" "$OUT"
+	cmp -s mysif "$SIF" && ok "  ... and is unchanged" || not_ok "launcher copy modified"
+fi
+# TIOCSTI on a terminal: refused by sif's filter (EPERM; the kernel's own refusal is EIO)
+if [ -n "${SIF_PROBE:-}" ] && [ -x "$SIF_PROBE" ]; then
+	out=$(script -qec "'$SIF' exec -B '$SIF_PROBE:/bin/sif-probe' '$IMG' /bin/sif-probe tiocsti" /dev/null </dev/null | tr -d '\r')
+	[ "$out" = "refused: EPERM" ] && ok "TIOCSTI on a pty is refused inside" || not_ok "TIOCSTI" "$out"
+else
+	skip "SIF_PROBE (tests/helpers/sif-probe) not given: TIOCSTI not tested"
+fi
+
+# ---- --fakeroot reaches nothing the user does not own ----------------------------
+if [ -e /etc/shadow ] && ! [ -r /etc/shadow ]; then
+	run "$SIF" exec --fakeroot -B /etc/shadow:/secret "$IMG" cat /secret
+	[ "$RC" -ne 0 ] && [ -z "$OUT" ] && ok "--fakeroot: a bound root-only host file stays unreadable" ||
+		not_ok "fakeroot read /etc/shadow" "$RC $OUT"
+else
+	skip "no root-only /etc/shadow here: fakeroot read check not run"
+fi
+run "$SIF" exec --fakeroot -B "$TMP/data:/data" "$IMG" chown 4242 /data/in
+[ "$RC" -ne 0 ] && [ "$(stat -c %u data/in)" = "$(id -u)" ] &&
+	ok "--fakeroot: a bound file cannot be chowned to another host uid" || not_ok "fakeroot chown" "$RC $ERR"
+
+# ---- the container's view -----------------------------------------------------------
+run "$SIF" exec -B "$TMP/data:/data" "$IMG" sh -c 'ls /etc/in && readlink /data'
+[ "$OUT" = "/etc/in
+/etc" ] && ok "-B dir:/data with /data -> /etc lands on the container's /etc" || not_ok "symlinked destination" "$OUT $ERR"
+run "$SIF" exec --contain -B "$TMP/data:/up/x" "$IMG" sh -c 'cat /tmp/x/in'
+[ "$OUT" = "host data" ] && [ ! -e /tmp/x/in ] &&
+	ok "a destination through '../../..' stays inside the root" || not_ok "dotdot destination" "$RC $OUT $ERR"
+run "$SIF" exec --contain "$IMG" sh -c 'ls /dev | tr "\n" " "; echo; ls -A /tmp | wc -l; ls -A ~ | wc -l'
+grep -q 'null' <<<"$OUT" && ! grep -q 'sda\|vda\|fuse' <<<"$OUT" && [ "$(echo "$OUT" | tail -2 | tr '\n' ' ')" = "0 0 " ] &&
+	ok "--contain: minimal /dev, empty /tmp and home" || not_ok "--contain" "$OUT $ERR"
+mkdir -p "$HOME/sif-test-cwd" && cd "$HOME/sif-test-cwd" || exit 1
+run "$SIF" exec "$IMG" pwd
+[ "$OUT" = "$HOME/sif-test-cwd" ] && ok "the cwd (in \$HOME) is kept" || not_ok "cwd in home" "$OUT $ERR"
+cd /usr/share || exit 1
+run "$SIF" exec "$IMG" sh -c 'pwd; ls | grep -c .'
+[ "$(head -1 <<<"$OUT")" = /usr/share ] && [ "$(tail -1 <<<"$OUT")" -gt 0 ] &&
+	ok "a cwd the image lacks is bound" || not_ok "cwd bind" "$OUT $ERR"
+cd "$TMP/data" 2>/dev/null; cd /etc || exit 1
+run "$SIF" exec "$IMG" sh -c 'pwd; cat /etc/motd'
+[ "$OUT" = "/
+image file" ] && grep -q 'starting in /' <<<"$ERR" && ok "a cwd that is a directory of the image: start in / with a warning" ||
+	not_ok "cwd over image dir" "$OUT $ERR"
+cd "$TMP" || exit 1
+run "$SIF" exec --pwd /etc "$IMG" pwd
+[ "$OUT" = /etc ] && ok "--pwd" || not_ok "--pwd" "$OUT $ERR"
+expect_fail "--pwd to a missing directory" "$SIF" exec --pwd /nowhere "$IMG" true
+run "$SIF" exec --pid "$IMG" sh -c 'echo $$; ls /proc | grep -c "^[0-9]"'
+[ "$(head -1 <<<"$OUT")" -le 3 ] && [ "$(tail -1 <<<"$OUT")" -le 4 ] &&
+	ok "--pid: a new pid namespace and /proc" || not_ok "--pid" "$OUT $ERR"
+run "$SIF" exec --net "$IMG" sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "'
+[ "$OUT" = lo ] && ok "--net: loopback only" || not_ok "--net" "$OUT $ERR"
+run "$SIF" exec --net "$IMG" ls /sys/class/net
+[ "$OUT" = lo ] && ok "--net: /sys/class/net shows the new namespace" || not_ok "--net sysfs" "$OUT $ERR"
+run "$SIF" exec --ipc "$IMG" readlink /proc/self/ns/ipc
+[ -n "$OUT" ] && [ "$OUT" != "$(readlink /proc/self/ns/ipc)" ] && ok "--ipc: a new IPC namespace" || not_ok "--ipc" "$OUT"
+
+# ---- environment ----------------------------------------------------------------------
+export SHARED_VAR=host-value HOST_ONLY=host
+run "$SIF" exec "$IMG" sh -c 'echo "$PATH|$IMAGE_ONLY|$SHARED_VAR|$HOST_ONLY|$COMPUTED"'
+[ "$OUT" = "/bin:/usr/bin|from-image|host-value|host|by-sh-ok" ] &&
+	ok "environment: the image's PATH, its defaults, the host's values win, shell scripts run" ||
+	not_ok "environment" "$OUT $ERR"
+run "$SIF" exec --cleanenv --env A=1 "$IMG" sh -c 'echo "${HOST_ONLY:-unset}|$A|$IMAGE_ONLY"'
+[ "$OUT" = "unset|1|from-image" ] && ok "--cleanenv drops host variables; --env sets" || not_ok "--cleanenv" "$OUT $ERR"
+printf 'B=2\n# comment\nexport C="three"\n' >envfile
+run env SIF_ENV_SHARED_VAR=forced "$SIF" exec --env-file envfile "$IMG" sh -c 'echo "$B|$C|$SHARED_VAR"'
+[ "$OUT" = "2|three|forced" ] && ok "--env-file and SIF_ENV_NAME" || not_ok "env-file" "$OUT $ERR"
+run "$SIF" exec --env FORCED=cli "$IMG" sh -c 'echo "$FORCED"'
+[ "$OUT" = cli ] && ok "--env wins over the image's shell scripts too" || not_ok "--env vs script" "$OUT $ERR"
+cd "$HOME" || exit 1
+run "$SIF" exec --pwd /etc "$IMG" sh -c 'echo "$PWD"'
+[ "$OUT" = /etc ] && ok "PWD is where the payload starts" || not_ok "PWD" "$OUT"
+cd "$TMP" || exit 1
+unset SHARED_VAR HOST_ONLY
+
+# ---- signals: each reaches the payload when sent to the launcher ----------------------------
+sigtest() {     # sigtest SIGNAL
+	local sig=$1 log=$TMP/sig-$1 pid i
+	"$SIF" exec "$IMG" sh -c "trap 'echo got-$sig; exit 0' $sig; echo ready; while :; do sleep 0.1; done" >"$log" 2>&1 &
+	pid=$!
+	for i in $(seq 100); do grep -q ready "$log" && break; sleep 0.1; done
+	kill -s "$sig" "$pid"
+	for i in $(seq 100); do grep -q "got-$sig" "$log" && break; sleep 0.1; done
+	wait "$pid"
+	grep -q "got-$sig" "$log"
+}
+for sig in INT TERM HUP QUIT USR1 USR2 WINCH TSTP CONT; do
+	sigtest $sig && ok "SIG$sig reaches the payload" || not_ok "SIG$sig not relayed" "$(cat "$TMP/sig-$sig")"
+done
+# ---- kill -9 of the launcher: nothing of the launch remains --------------------------------
+conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
+launch_procs() { pgrep -u "$(id -u)" -f 'sleep 1000|sif-fuse|sif-init' | grep -c .; }
+if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev/null)$(grep -s fusectl /proc/mounts)" ]; then
+	for mode in "" "--pid"; do
+		base_c=$(conns)
+		if [ -z "$mode" ]; then
+			cmd='echo ready; exec sleep 1000'
+		else
+			cmd='sleep 1000 & echo ready; sleep 1000'   # a grandchild too
+		fi
+		"$SIF" exec $mode "$IMG" sh -c "$cmd" >"$TMP/k9" 2>&1 &
+		pid=$!
+		for i in $(seq 100); do grep -q ready "$TMP/k9" && break; sleep 0.1; done
+		during_c=$(conns) during_p=$(launch_procs)
+		kill -9 $pid
+		wait $pid 2>/dev/null
+		for i in $(seq 100); do [ "$(conns)" -le "$base_c" ] && [ "$(launch_procs)" -eq 0 ] && break; sleep 0.1; done
+		if [ "$during_c" -gt "$base_c" ] && [ "$during_p" -ge 2 ] && [ "$(conns)" -le "$base_c" ] &&
+		   [ "$(launch_procs)" -eq 0 ]; then
+			ok "kill -9 of the launcher${mode:+ ($mode)}: payload${mode:+, grandchild} and FUSE server gone, no FUSE connection left"
+		else
+			not_ok "kill -9${mode:+ $mode}" "connections $base_c/$during_c/$(conns) processes $during_p/$(launch_procs)" \
+				"$(ps -u "$(id -u)" -o pid,ppid,comm,args)"
+			pkill -9 -u "$(id -u)" -f 'sleep 1000'
+		fi
+	done
+	base_c=$(conns)
+	"$SIF" exec "$IMG" true
+	[ "$(conns)" -le "$base_c" ] && ok "after a normal exit no FUSE connection remains" || not_ok "fuse connection leak"
+else
+	skip "/sys/fs/fuse/connections is not mounted (fusectl): leftover FUSE connections not checked"
+fi
+
+# ---- many at once -----------------------------------------------------------------------
+fails=0
+for i in $(seq 100); do "$SIF" exec "$IMG" true & done
+for job in $(jobs -p); do wait "$job" || fails=$((fails + 1)); done
+[ "$fails" -eq 0 ] && ok "100 concurrent launches of one image all succeed" || not_ok "$fails of 100 concurrent launches failed"
+
+# ---- Apptainer's file, with a static busybox bound in --------------------------------
+if [ -f "${SIF_FIXTURES:-}/apptainer-sif/one-group.sif" ]; then
+	run "$SIF" exec -B "$BUSYBOX:/bin/busybox" "$SIF_FIXTURES/apptainer-sif/one-group.sif" /bin/busybox cat /hello.txt
+	[ "$RC" -eq 0 ] && [ -n "$OUT" ] && grep -q 'built for 386' <<<"$ERR" &&
+		ok "Apptainer's one-group.sif runs: /hello.txt says '$OUT' (with the 386 warning)" || not_ok "one-group.sif" "$RC $OUT $ERR"
+else
+	skip "../shared/fixtures absent: Apptainer's one-group.sif not run"
+fi
+
+# ---- tracing ---------------------------------------------------------------------------------
+run "$SIF" exec -v "$IMG" true
+grep -q 'debug: namespace: new user and mount namespace' <<<"$ERR" && grep -q 'debug: mount: fuse.sif' <<<"$ERR" &&
+	ok "-v traces the namespace and mount steps" || not_ok "-v" "$ERR"
+
+done_testing
