@@ -49,6 +49,7 @@ struct sif_launch {
 	char *home_src, *home_dst;  /* NULL src: no home bound (--no-home) */
 	bool home_given;            /* --home was given */
 	bool contain, pid_ns, ipc_ns, net_ns, writable_tmpfs, fakeroot, cleanenv;
+	bool private_tmp;           /* fresh /tmp and /var/tmp (--contain, or sif.conf) */
 	struct sif_bind *binds;
 	size_t nbinds;
 	char *host_cwd;             /* where sif was started */

@@ -444,7 +444,7 @@ static bool same_host_path(const char *a, const char *b)
 static bool cwd_visible(const struct sif_launch *l)
 {
 	const char *cwd = l->host_cwd;
-	if (!l->contain && (under(cwd, "/tmp") || under(cwd, "/var/tmp")))
+	if (!l->contain && !l->private_tmp && (under(cwd, "/tmp") || under(cwd, "/var/tmp")))
 		return true;
 	if (l->home_src && l->home_dst && same_host_path(l->home_src, l->home_dst) &&
 	    under(cwd, l->home_dst))
@@ -671,7 +671,7 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 	if ((r = bind_into(s, "/sys", "/sys", false, true, false, "bind", err)) < 0 ||
 	    (r = setup_dev(s, err)) < 0)
 		return r;
-	if (l->contain) {
+	if (l->contain || l->private_tmp) {
 		if ((r = mount_fresh(s, "tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777", err)) < 0 ||
 		    (r = mount_fresh(s, "tmpfs", "/var/tmp", MS_NOSUID | MS_NODEV, "mode=1777", err)) < 0)
 			return r;

@@ -17,6 +17,7 @@
 #include "launch.h"
 #include "passwd.h"
 #include "resolve.h"
+#include "siteconf.h"
 #include "sif.h"
 #include "starter.h"
 
@@ -172,21 +173,30 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	struct sif_session s;
 	struct sif_err err = {0};
 	struct prepare_ctx pc = {0};
-	bool home_given = false, no_home = false;
+	struct sif_config cfg;
+	bool home_given = false, no_home = false, user_binds = false;
 	char **pargv = NULL;
 	const char *bind_env;
 	int c, r, status = SIF_EXIT_FAILURE;
 
 	if (sif_launch_init(&l, &err) < 0)
 		return cli_fail(&err);
+	/* the site's policy first: nothing of the user's overrides it */
+	if (sif_config_load(&cfg, SIF_SYSCONFDIR "/sif.conf", &err) < 0) {
+		sif_launch_free(&l);
+		return cli_fail(&err);
+	}
 	l.verb = verb;
 	l.sessiondir = SIF_SESSIONDIR;
 
 	/* SIF_BIND first, so that -B can add to it */
 	bind_env = getenv("SIF_BIND");
-	if (bind_env && *bind_env && sif_launch_add_binds(&l, bind_env, &err) < 0) {
-		sif_err_prefix(&err, "SIF_BIND: ");
-		goto fail;
+	if (bind_env && *bind_env) {
+		user_binds = true;
+		if (sif_launch_add_binds(&l, bind_env, &err) < 0) {
+			sif_err_prefix(&err, "SIF_BIND: ");
+			goto fail;
+		}
 	}
 	for (char **e = environ; *e; e++)
 		if (strncmp(*e, "SIF_ENV_", 8) == 0 && strchr(*e, '=') && add_env(&l, *e + 8) < 0)
@@ -197,6 +207,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	while ((c = getopt_long(argc, argv, "+B:ecCpinfH:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'B':
+			user_binds = true;
 			if (sif_launch_add_binds(&l, optarg, &err) < 0)
 				goto fail;
 			break;
@@ -255,9 +266,11 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		case 'h':
 			cli_usage(stdout, cmd);
 			sif_launch_free(&l);
+			sif_config_free(&cfg);
 			return 0;
 		default:
 			sif_launch_free(&l);
+			sif_config_free(&cfg);
 			return cli_failf("%s: unknown option or missing value '%s': run 'sif help %s'",
 			                 cmd->name, argv[optind - 1], cmd->name);
 		}
@@ -266,6 +279,10 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		sif_err_advise(&err, EINVAL, "--home and --no-home contradict each other: choose one");
 		goto fail;
 	}
+	if (!home_given && !no_home && !cfg.mount_home)
+		no_home = true;   /* the site's default */
+	if (!cfg.mount_tmp)
+		l.private_tmp = true;
 	if (!home_given && !no_home && access(l.home_src, F_OK) < 0) {
 		/* service accounts and nodes without home directories */
 		fprintf(stderr, "sif: warning: your home directory %s does not exist here: not bound "
@@ -283,18 +300,23 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	}
 	if (optind >= argc) {
 		sif_launch_free(&l);
+		sif_config_free(&cfg);
 		return cli_failf("%s: name an IMAGE: run 'sif help %s'", cmd->name, cmd->name);
 	}
 	if (verb == SIF_VERB_EXEC && optind + 1 >= argc) {
 		sif_launch_free(&l);
+		sif_config_free(&cfg);
 		return cli_failf("exec: name a COMMAND to run in the image: run 'sif help exec'");
 	}
 	if (verb == SIF_VERB_SHELL && optind + 1 < argc) {
 		sif_launch_free(&l);
+		sif_config_free(&cfg);
 		return cli_failf("shell: takes no arguments after IMAGE (use 'sif exec IMAGE CMD')");
 	}
 
 	if (sif_image_open(&l.image, argv[optind], &err) < 0)
+		goto fail;
+	if (sif_config_apply(&cfg, &l, user_binds, &err) < 0)
 		goto fail;
 	if (l.image.arch[0] && strcmp(l.image.arch, sif_host_arch()) != 0)
 		fprintf(stderr, "sif: warning: %s is built for %s, this machine is %s: its programs "
@@ -373,6 +395,7 @@ out:
 		free(pc.sh_scripts);
 	}
 	sif_launch_free(&l);
+	sif_config_free(&cfg);
 	return status;
 }
 

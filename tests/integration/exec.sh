@@ -287,6 +287,48 @@ else
 	skip "../shared/fixtures absent: Apptainer's one-group.sif not run"
 fi
 
+# ---- site policy (sif.conf) -----------------------------------------------------------
+CONF=${SIF_SYSCONFDIR:-}/sif.conf
+if [ -n "${SIF_SYSCONFDIR:-}" ] && [ -w "$CONF" ]; then
+	cp "$CONF" "$TMP/sif.conf.orig"
+	trap 'cp "$TMP/sif.conf.orig" "$CONF"; rm -rf "$TMP"' EXIT
+	policy() { printf '%s\n' "$@" >"$CONF"; }
+	policy "# a comment" "mount hom = yes"
+	expect_fail "sif.conf: an unknown key stops the launch" "$SIF" exec "$IMG" true
+	grep -q "sif.conf:2: unknown key 'mount hom'" <<<"$ERR" && ok "  ... naming the file and line" || not_ok "unknown key message" "$ERR"
+	policy "allow user binds = maybe"
+	expect_fail "sif.conf: a bad value stops the launch" "$SIF" exec "$IMG" true
+	policy "allow user binds = no"
+	expect_fail "sif.conf: user binds disabled: -B refused" "$SIF" exec -B "$TMP/data:/data" "$IMG" true
+	SIF_BIND="$TMP/data:/data" expect_fail "  ... and SIF_BIND too" "$SIF" exec "$IMG" true
+	mkdir -p sitedata && echo site >sitedata/f
+	policy "bind path = $TMP/sitedata:/site" "bind path = /no/such/site/path" "allow user binds = no"
+	run "$SIF" exec "$IMG" cat /site/f
+	[ "$OUT" = site ] && ok "sif.conf: bind path is bound for everyone; a missing one is left out" || not_ok "bind path" "$RC $OUT $ERR"
+	policy "allowed bind source = $TMP/data"
+	run "$SIF" exec -B "$TMP/data/sub:/d" "$IMG" true
+	[ "$RC" -eq 0 ] && ok "sif.conf: a bind below an allowed source" || not_ok "allowed source" "$ERR"
+	expect_fail "sif.conf: a bind outside the allowed sources is refused" "$SIF" exec -B "$TMP/sitedata:/d" "$IMG" true
+	mkdir -p imgs && cp "$IMG" imgs/ok.sif
+	policy "allowed image path = $TMP/imgs"
+	run "$SIF" exec imgs/ok.sif true
+	[ "$RC" -eq 0 ] && ok "sif.conf: an image in an allowed location runs" || not_ok "allowed image" "$ERR"
+	ln -sf "$IMG" imgs/link.sif
+	expect_fail "sif.conf: an image elsewhere is refused (also through a link)" "$SIF" exec imgs/link.sif true
+	policy "allow directory images = no"
+	expect_fail "sif.conf: directory images disabled" "$SIF" exec base true
+	policy "mount home = no" "mount tmp = no"
+	marker=$(mktemp /tmp/sif-marker.XXXXXX)
+	run "$SIF" exec "$IMG" sh -c "test -d '$HOME' && echo home; test -e '$marker' && echo tmp; echo done"
+	rm -f "$marker"
+	[ "$OUT" = done ] && ok "sif.conf: mount home = no, mount tmp = no" || not_ok "mount defaults" "$OUT $ERR"
+	run "$SIF" exec --home "$HOME" "$IMG" sh -c "test -d '$HOME' && echo home"
+	[ "$OUT" = home ] && ok "  ... --home still binds it (a default, not a ban)" || not_ok "--home over mount home = no" "$OUT $ERR"
+	cp "$TMP/sif.conf.orig" "$CONF"
+else
+	skip "SIF_SYSCONFDIR not given or its sif.conf not writable by the test user: site policy not tested"
+fi
+
 # ---- tracing ---------------------------------------------------------------------------------
 run "$SIF" exec -v "$IMG" true
 grep -q 'debug: namespace: new user and mount namespace' <<<"$ERR" && grep -q 'debug: mount: fuse.sif' <<<"$ERR" &&
