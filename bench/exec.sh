@@ -103,7 +103,7 @@ fi
 cd "$BENCH_DIR"   # sif binds the current directory: one the user can read
 
 say "sif:    $SIF ($("$SIF" --version 2>/dev/null | head -1 || true))"
-say "peers:  $(ch-run --version 2>&1 | head -1 | sed 's/^/ch-run /'), $(bwrap --version), $(hyperfine --version)"
+say "peers:  ch-run $(USER=${USER:-$BUSER} ch-run --version 2>&1 | head -1), $(bwrap --version), $(hyperfine --version)"
 say "image:  $ROOTFS ($(du -sh "$ROOTFS" 2>/dev/null | cut -f1)), $SQFS ($(du -h "$SQFS" | cut -f1), zstd), $SIFIMG"
 say "host:   $(uname -sr), $(nproc) CPUs, $(df -T "$BENCH_DIR" | awk 'NR==2{print $2}') under $BENCH_DIR; measured as $BUSER"
 say
@@ -131,18 +131,22 @@ bench() {
 	done
 	[ ${#cmds[@]} -gt 0 ] || return 0
 	printf '%s\n' "${labels[@]}" >"$RES/$name.labels"
+	rm -f "$RES/$name.json"
 	if [ -z "$prep" ]; then
 		for cmd in "${cmds[@]}"; do say "  \$ $cmd"; done
 		"${AS[@]}" hyperfine -N --style none --warmup 5 --min-runs "$RUNS" \
-			--export-json "$RES/$name.json" "${cmds[@]}" >/dev/null
+			--export-json "$RES/$name.json" "${cmds[@]}" >/dev/null 2>"$RES/$name.err" || true
 	else
 		# hyperfine runs as root (the prepare step drops caches), each command
 		# as the user through setpriv; the environment is the user's clean one
 		for cmd in "${cmds[@]}"; do args+=("$SETPRIV $cmd"); say "  \$ $SETPRIV $cmd"; done
 		say "    (before each run: $prep)"
 		"${CLEANENV[@]}" hyperfine -N --style none --warmup 0 --runs "$COLD_RUNS" \
-			--prepare "$prep" --export-json "$RES/$name.json" "${args[@]}" >/dev/null
+			--prepare "$prep" --export-json "$RES/$name.json" "${args[@]}" >/dev/null 2>"$RES/$name.err" || true
 	fi
+	# hyperfine's own errors, without its "Statistical outliers" advice
+	grep -v -e 'Statistical outliers' -e '^[[:space:]]*$' "$RES/$name.err" >&2 || true
+	[ -s "$RES/$name.json" ] || { say "  hyperfine failed: no results"; return 0; }
 	table "$name"
 }
 
@@ -158,7 +162,7 @@ targets = {  # label -> (max ratio to bwrap-dir, text)
 }
 refs = {("true", "ch-run-sqfs"): 5.6, ("numpy-warm", "ch-run-sqfs"): 4.4}
 base = {l: r for l, r in zip(labels, res)}.get("bwrap-dir")
-print(f"  {'':14} {'mean ± sd (ms)':>20} {'min (ms)':>9} {'vs bwrap-dir':>13}  target")
+print(f"  {'':14} {'mean ± sd (ms)':>20} {'min (ms)':>9} {'runs':>5} {'vs bwrap-dir':>13}  target")
 for l, r in zip(labels, res):
     m, sd, mn = r["mean"] * 1e3, (r["stddev"] or 0) * 1e3, r["min"] * 1e3
     ratio = f"{r['mean'] / base['mean']:.2f}x" if base else "-"
@@ -167,8 +171,8 @@ for l, r in zip(labels, res):
         note = f"<= {t}x: {'met' if r['mean'] / base['mean'] <= t else 'NOT met'}"
     elif (name, l) in refs:
         note = f"(earlier: {refs[(name, l)]}x)"
-    print(f"  {l:14} {m:10.2f} ± {sd:7.2f} {mn:9.2f} {ratio:>13}  {note}")
-print(f"  ({len(res[0]['times'])}+ runs each; JSON: {sys.argv[1]})")
+    print(f"  {l:14} {m:10.2f} ± {sd:7.2f} {mn:9.2f} {len(r['times']):5} {ratio:>13}  {note}")
+print(f"  (JSON: {sys.argv[1]})")
 PY
 }
 
@@ -196,6 +200,8 @@ say "Rows: bare = the command on the host; bwrap-dir = bubblewrap on the directo
 say "baseline of every ratio); ch-run-sqfs/-dir = Charliecloud on the squashfs/directory;"
 say "sif = sif exec on the SIF (the targets apply to this row); sif-sqfs/sif-dir = sif on"
 say "the bare squashfs and on the directory, for where sif's time goes (no targets)."
+say "Warm: the host's page cache holds the image files, but each sif and ch-run launch"
+say "on a squashfs or SIF mounts a new FUSE filesystem, whose own cache starts empty."
 say
 say "== /bin/true, warm (hyperfine -N, warmup 5, >= $RUNS runs)"
 bench true "" "${TRUE_ROWS[@]}"

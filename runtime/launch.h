@@ -61,6 +61,9 @@ struct sif_launch {
 	char **env_set;             /* --env K=V, --env-file and SIF_ENV_K, in order */
 	size_t nenv_set;
 
+	bool share;                 /* join or offer a live mount of the same root */
+	unsigned linger;            /* seconds the mount's holder outlives its last launch */
+
 	int verbose;                /* -v: trace each namespace and mount step */
 	const char *sessiondir;     /* an empty directory to build the root on */
 };

@@ -11,7 +11,7 @@
 
 #include "siteconf.h"
 
-enum kind { LIST_PATH, BOOL };
+enum kind { LIST_PATH, BOOL, SECONDS };
 
 static const struct key {
 	const char *name;
@@ -29,6 +29,7 @@ static const struct key {
 	{"allow directory images", BOOL, 0, 0, offsetof(struct sif_config, dir_images)},
 	{"mount home", BOOL, 0, 0, offsetof(struct sif_config, mount_home)},
 	{"mount tmp", BOOL, 0, 0, offsetof(struct sif_config, mount_tmp)},
+	{"mount linger", SECONDS, 0, 0, offsetof(struct sif_config, linger)},
 };
 
 static char *trim(char *s)
@@ -52,6 +53,7 @@ int sif_config_load(struct sif_config *c, const char *path, struct sif_err *err)
 
 	memset(c, 0, sizeof(*c));
 	c->user_binds = c->dir_images = c->mount_home = c->mount_tmp = true;
+	c->linger = SIF_DEFAULT_LINGER;
 	c->path = path;
 	f = fopen(path, "re");
 	if (!f) {
@@ -98,6 +100,18 @@ int sif_config_load(struct sif_config *c, const char *path, struct sif_err *err)
 				                   "the administrator)", path, lineno, key, val);
 				break;
 			}
+			continue;
+		}
+		if (k->kind == SECONDS) {
+			char *end;
+			unsigned long v = strtoul(val, &end, 10);
+			if (!isdigit((unsigned char)val[0]) || *end || v > 3600) {
+				r = sif_err_advise(err, EINVAL, "%s:%u: '%s' must be a number of seconds from "
+				                   "0 to 3600, not '%s' (ask the administrator)", path, lineno,
+				                   key, val);
+				break;
+			}
+			*(unsigned *)((char *)c + k->bool_off) = (unsigned)v;
 			continue;
 		}
 		char **list = (char **)((char *)c + k->list_off);

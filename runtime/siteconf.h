@@ -14,6 +14,7 @@
 #include "launch.h"
 
 #define SIF_CONFIG_MAX_LIST 64
+#define SIF_DEFAULT_LINGER 5   /* seconds */
 
 struct sif_config {
 	char *binds[SIF_CONFIG_MAX_LIST];        /* "bind path": always bound */
@@ -26,6 +27,7 @@ struct sif_config {
 	bool dir_images;                         /* "allow directory images" */
 	bool mount_home;                         /* "mount home": the default */
 	bool mount_tmp;                          /* "mount tmp": the default */
+	unsigned linger;                         /* "mount linger": seconds */
 	const char *path;                        /* where it was read from */
 };
 

@@ -106,13 +106,12 @@ int sif_fuse_open(struct sif_fuse **out, int image_fd, uint64_t offset, char *ms
 	return 0;
 }
 
-int sif_fuse_serve(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen)
+int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen)
 {
 	static struct fuse_lowlevel_ops ops;
 	char *argv[] = {"sif", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
 	char mnt[32];
-	int r;
 
 	memset(&ops, 0, sizeof(ops));
 	ops.getattr = sqfs_ll_op_getattr;
@@ -144,18 +143,45 @@ int sif_fuse_serve(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen)
 		f->se = NULL;
 		return -EIO;
 	}
-	/* one thread: libsquashfuse 0.1.105 has no locking */
-	r = fuse_session_loop(f->se);
-	fuse_session_unmount(f->se);
-	fuse_session_destroy(f->se);
-	f->se = NULL;
-	return r < 0 ? r : 0;
+	return 0;
+}
+
+int sif_fuse_fd(struct sif_fuse *f)
+{
+	return fuse_session_fd(f->se);
+}
+
+/* One request, from the one thread that serves (libsquashfuse 0.1.105 has
+ * no locking).  0, or <0 when the mount is gone. */
+int sif_fuse_process_one(struct sif_fuse *f)
+{
+	struct fuse_buf buf = {.mem = NULL};
+	int r;
+
+	if (fuse_session_exited(f->se))
+		return -ENODEV;
+	r = fuse_session_receive_buf(f->se, &buf);
+	if (r == -EINTR || r == -EAGAIN) {
+		free(buf.mem);
+		return 0;
+	}
+	if (r <= 0) {
+		free(buf.mem);
+		return r < 0 ? r : -ENODEV;
+	}
+	fuse_session_process_buf(f->se, &buf);
+	free(buf.mem);
+	return 0;
 }
 
 void sif_fuse_close(struct sif_fuse *f)
 {
 	if (!f)
 		return;
+	if (f->se) {
+		fuse_session_unmount(f->se);
+		fuse_session_destroy(f->se);
+	}
 	sqfs_ll_destroy(&f->ll);
 	free(f);
 }

@@ -11,8 +11,11 @@ struct sif_fuse;
 
 /* Read the squashfs at OFFSET of image_fd; 0 or -errno with a message. */
 int sif_fuse_open(struct sif_fuse **f, int image_fd, uint64_t offset, char *msg, size_t msglen);
-/* Serve requests on fuse_fd (already mounted) until the mount goes away. */
-int sif_fuse_serve(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen);
+/* Attach a session to fuse_fd (already mounted with mount(2)). */
+int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen);
+/* The descriptor to poll; then serve one request (0, or <0: mount gone). */
+int sif_fuse_fd(struct sif_fuse *f);
+int sif_fuse_process_one(struct sif_fuse *f);
 
 /* Free what sif_fuse_open made (the launcher's copy after the fork). */
 void sif_fuse_close(struct sif_fuse *f);

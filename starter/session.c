@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -23,6 +24,7 @@
 #include "fuse.h"
 #include "io.h"
 #include "resolve.h"
+#include "share.h"
 #include "starter.h"
 
 void sif_trace(const struct sif_launch *l, const char *fmt, ...)
@@ -238,70 +240,137 @@ static int mount_fresh(struct sif_session *s, const char *type, const char *dst,
 
 /* ---- the image ----------------------------------------------------------- */
 
-static int serve_image(struct sif_session *s, const char *lower, struct sif_err *err)
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every descriptor from 3 up but those in KEEP: close_range(2) in the
+ * gaps (Linux 5.9), else one by one through /proc/self/fd.  (A loop over
+ * every possible number cost a launch 10 ms.) */
+static void close_all_but(int *keep, size_t n)
+{
+	unsigned lo = 3;
+	qsort(keep, n, sizeof(*keep), cmp_int);
+#ifdef SYS_close_range
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++) {
+		if (keep[i] < (int)lo)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			ok = syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0) == 0;
+		lo = (unsigned)keep[i] + 1;
+	}
+	if (ok && syscall(SYS_close_range, lo, ~0U, 0) == 0)
+		return;
+#endif
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		bool k = fd < 3 || fd == dirfd(d);
+		for (size_t i = 0; i < n; i++)
+			k = k || fd == keep[i];
+		if (!k)
+			close(fd);
+	}
+	closedir(d);
+}
+
+/* The holder: a process of the user's own, in the launch's namespaces,
+ * that serves the image over FUSE (for SIF and squashfs images) and lets
+ * later launches join the root (share.c).  A socket pair is the creator's
+ * membership. */
+static int start_holder(struct sif_session *s, const char *lower, struct sif_err *err)
 {
 	const struct sif_launch *l = s->l;
 	struct sif_fuse *f = NULL;
-	char msg[256], opts[256];
-	int fusefd, r;
+	char msg[256], opts[256], name[SIF_SHARE_NAME_MAX];
+	int fusefd = -1, sv[2], namelen = -1, r;
 	pid_t pid;
 
-	r = sif_fuse_open(&f, l->image.fd, l->image.offset, msg, sizeof(msg));
-	if (r < 0)
-		return sif_err_set(err, -r, "image %s: %s", l->image.path, msg);
-	fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	if (fusefd < 0) {
-		r = sif_err_set(err, errno, "open /dev/fuse: %s", strerror(errno));
-		sif_fuse_close(f);
-		return r;
+	if (l->image.kind != SIF_IMAGE_DIR) {
+		r = sif_fuse_open(&f, l->image.fd, l->image.offset, msg, sizeof(msg));
+		if (r < 0)
+			return sif_err_set(err, -r, "image %s: %s", l->image.path, msg);
+		fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		if (fusefd < 0) {
+			r = sif_err_set(err, errno, "open /dev/fuse: %s", strerror(errno));
+			sif_fuse_close(f);
+			return r;
+		}
+		/* mount(2) ourselves: libfuse would run the setuid fusermount3 */
+		snprintf(opts, sizeof(opts),
+		         "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions",
+		         fusefd, (unsigned)l->uid, (unsigned)l->gid);
+		sif_trace(l, "mount: fuse.sif (squashfs at offset %llu of %s) on %s, read-only",
+		          (unsigned long long)l->image.offset, l->image.path, lower);
+		if (mount(l->image.path, lower, "fuse.sif", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
+			r = sif_err_set(err, errno, "mount the image with FUSE: %s", strerror(errno));
+			close(fusefd);
+			sif_fuse_close(f);
+			return r;
+		}
 	}
-	/* mount(2) ourselves: libfuse would run the setuid fusermount3 */
-	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions",
-	         fusefd, (unsigned)l->uid, (unsigned)l->gid);
-	sif_trace(l, "mount: fuse.sif (squashfs at offset %llu of %s) on %s, read-only",
-	          (unsigned long long)l->image.offset, l->image.path, lower);
-	if (mount(l->image.path, lower, "fuse.sif", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
-		r = sif_err_set(err, errno, "mount the image with FUSE: %s", strerror(errno));
-		close(fusefd);
-		sif_fuse_close(f);
-		return r;
+	if (l->share)
+		namelen = sif_share_name(l, name);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = sif_err_set(err, errno, "socketpair: %s", strerror(errno));
+		goto fail;
 	}
 
 	pid = fork();
 	if (pid < 0) {
-		r = sif_err_set(err, errno, "fork the FUSE server: %s", strerror(errno));
-		close(fusefd);
-		sif_fuse_close(f);
-		return r;
+		r = sif_err_set(err, errno, "fork the image server: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		goto fail;
 	}
 	if (pid == 0) {
-		/* The server: the user's own process, in the launch's namespaces.
-		 * It keeps only the image and /dev/fuse: not the caller's
-		 * descriptors (a pipe left open here would hold "$(sif exec ...)"
-		 * until the server ends). */
+		/* The holder keeps only the image, /dev/fuse and its sockets: not
+		 * the caller's descriptors (a pipe left open here would hold
+		 * "$(sif exec ...)" until it ends).  It is not tied to the
+		 * launcher's life: its members' sockets are. */
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		prctl(PR_SET_NAME, "sif-fuse");
 		if (null >= 0) {
 			dup2(null, 0);
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		for (int fd = 3; fd < 65536; fd++)
-			if (fd != fusefd && fd != l->image.fd)
-				close(fd);
+		int keep[] = {fusefd, l->image.fd, sv[1]};
+		close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 		sigset_t all;
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, NULL);
-		r = sif_fuse_serve(f, fusefd, msg, sizeof(msg));
+		setsid();   /* out of the caller's process group and terminal */
+		/* non-blocking: the holder waits in poll() alone, on the image's
+		 * requests and its members at once; a read finds a request or
+		 * returns EAGAIN, never blocks */
+		if (fusefd >= 0)
+			fcntl(fusefd, F_SETFL, fcntl(fusefd, F_GETFL) | O_NONBLOCK);
+		if (f && sif_fuse_start(f, fusefd, msg, sizeof(msg)) < 0)
+			_exit(1);
+		sif_holder_run(f, sv[1], namelen > 0 ? name : NULL, namelen, l->linger);
 		sif_fuse_close(f);
-		_exit(r < 0 ? 1 : 0);
+		_exit(0);
 	}
+	close(sv[1]);
+	s->member_fd = sv[0];
 	sif_fuse_close(f);   /* the server has its own copy */
-	close(fusefd);
+	if (fusefd >= 0)
+		close(fusefd);
 	s->server = pid;
-	sif_trace(l, "fuse: server pid %d serves the image", (int)pid);
+	sif_trace(l, "holder: pid %d %s%s", (int)pid, f ? "serves the image" : "holds the namespaces",
+	          namelen > 0 ? "; the root may be shared" : "");
 	return 0;
+fail:
+	if (fusefd >= 0)
+		close(fusefd);
+	sif_fuse_close(f);
+	return r;
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -570,8 +639,14 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 
 	memset(s, 0, sizeof(*s));
 	s->rootfd = -1;
+	s->member_fd = -1;
 	s->l = l;
-	snprintf(s->dir, sizeof(s->dir), "%s", l->sessiondir);
+	if (strlen(l->sessiondir) + sizeof("/root") > sizeof(s->root))
+		return sif_err_set(err, ENAMETOOLONG, "session directory %s: path too long",
+		                   l->sessiondir);
+	strcpy(s->dir, l->sessiondir);
+	strcpy(s->root, l->sessiondir);
+	strcat(s->root, "/root");
 	if (l->nbinds > 64)
 		return sif_err_set(err, E2BIG, "%zu binds: at most 64 are allowed", l->nbinds);
 
@@ -585,6 +660,20 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 		return sif_err_advise(err, errno, "%s %s: %s (create it, or use --no-home)",
 		                   l->home_given ? "--home" : "your home directory", l->home_src,
 		                   strerror(errno));
+
+	/* the same root, live already? then no namespace, mount or server of
+	 * our own is needed */
+	if (l->share) {
+		r = sif_share_join(l, s, err);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			s->rootfd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (s->rootfd < 0)
+				return sif_err_set(err, errno, "open the shared root: %s", strerror(errno));
+			return 0;
+		}
+	}
 
 	r = enter_namespaces(l, err);
 	if (r < 0)
@@ -610,11 +699,10 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 		if (mount(l->image.realpath, lower, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return sif_err_set(err, errno, "bind the directory image %s: %s", l->image.path,
 			                   strerror(errno));
-	} else {
-		r = serve_image(s, lower, err);
-		if (r < 0)
-			return r;
 	}
+	r = start_holder(s, lower, err);
+	if (r < 0)
+		return r;
 
 	/* the root: the image under a writable tmpfs layer, for the mount
 	 * points the image lacks (read-only again before the payload starts,
@@ -708,6 +796,8 @@ int sif_session_finish(struct sif_session *s, struct sif_err *err)
 	const struct sif_launch *l = s->l;
 	int r;
 
+	if (s->joined)
+		return 0;   /* done by the launch that set the root up */
 	/* the user's binds, in order: a later one may land inside an earlier */
 	for (size_t i = 0; i < l->nbinds; i++) {
 		const struct sif_bind *b = &l->binds[i];
@@ -722,12 +812,14 @@ int sif_session_finish(struct sif_session *s, struct sif_err *err)
 			return r;
 	}
 	sif_trace(l, "root: assembled at %s; the payload starts in %s", s->root, s->cwd);
-	return 0;
+	return sif_share_publish(s, err);
 }
 
 int sif_session_write(struct sif_session *s, const char *path, const char *content,
                       struct sif_err *err)
 {
+	if (s->joined)
+		return 0;
 	char file[PATH_MAX + 64];
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	int fd, r;
@@ -747,11 +839,10 @@ int sif_session_write(struct sif_session *s, const char *path, const char *conte
 
 void sif_session_end(struct sif_session *s)
 {
-	if (s->server > 0) {
-		kill(s->server, SIGKILL);
-		waitpid(s->server, NULL, 0);
-		s->server = 0;
-	}
+	/* leaving is closing our membership: the holder lingers or ends */
+	if (s->member_fd >= 0)
+		close(s->member_fd);
+	s->member_fd = -1;
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	s->rootfd = -1;

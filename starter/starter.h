@@ -33,6 +33,8 @@ struct sif_session {
 	                               points may be made in them */
 	size_t nfresh;
 	bool bind_cwd;
+	int member_fd;              /* our membership of the mount's holder, or -1 */
+	bool joined;                /* the root was set up by an earlier launch */
 	const struct sif_launch *l;
 };
 

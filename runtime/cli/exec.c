@@ -40,6 +40,7 @@ extern char **environ;
 	"      --pwd DIR         start in DIR inside the container\n" \
 	"  -H, --home SRC[:DST]  bind SRC as the home directory (default: yours)\n" \
 	"      --no-home         do not bind a home directory\n" \
+	"      --no-share        neither join nor offer a live mount of the image\n" \
 	"  -v, --verbose         trace each namespace and mount step (also --debug)\n" \
 	"  -h, --help            show this help\n" \
 	"\n" \
@@ -164,6 +165,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		{"pwd", required_argument, NULL, 'P'},
 		{"home", required_argument, NULL, 'H'},
 		{"no-home", no_argument, NULL, 'N'},
+		{"no-share", no_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -174,7 +176,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	struct sif_err err = {0};
 	struct prepare_ctx pc = {0};
 	struct sif_config cfg;
-	bool home_given = false, no_home = false, user_binds = false;
+	bool home_given = false, no_home = false, user_binds = false, no_share = false;
 	char **pargv = NULL;
 	const char *bind_env;
 	int c, r, status = SIF_EXIT_FAILURE;
@@ -262,6 +264,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 			break;
 		}
 		case 'N': no_home = true; break;
+		case 'S': no_share = true; break;
 		case 'v': l.verbose++; break;
 		case 'h':
 			cli_usage(stdout, cmd);
@@ -283,6 +286,9 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		no_home = true;   /* the site's default */
 	if (!cfg.mount_tmp)
 		l.private_tmp = true;
+	/* a writable root is each launch's own; everything else may be shared */
+	l.share = !no_share && !l.writable_tmpfs;
+	l.linger = cfg.linger;
 	if (!home_given && !no_home && access(l.home_src, F_OK) < 0) {
 		/* service accounts and nodes without home directories */
 		fprintf(stderr, "sif: warning: your home directory %s does not exist here: not bound "
@@ -328,7 +334,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		goto fail;
 	if (sif_session_setup(&l, &s, &err) < 0)
 		goto fail_session;
-	if (!l.fakeroot && write_identity(&s, &l, &err) < 0)
+	if (!s.joined && !l.fakeroot && write_identity(&s, &l, &err) < 0)
 		goto fail_session;
 	if (sif_session_finish(&s, &err) < 0)
 		goto fail_session;

@@ -240,9 +240,17 @@ for sig in INT TERM HUP QUIT USR1 USR2 WINCH TSTP CONT; do
 done
 # ---- kill -9 of the launcher: nothing of the launch remains --------------------------------
 conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
-launch_procs() { pgrep -u "$(id -u)" -f 'sleep 1000|sif-fuse|sif-init' | grep -c .; }
+# the holder and init are forks of sif: their names (not command lines) say what they are
+launch_procs() {
+	echo $(( $(pgrep -u "$(id -u)" -x sif-fuse | grep -c .) + $(pgrep -u "$(id -u)" -x sif-init | grep -c .) +
+		$(pgrep -u "$(id -u)" -f 'sleep 1000' | grep -c .) ))
+}
+holders() { pgrep -u "$(id -u)" -x sif-fuse | grep -c .; }
+# until the holders of earlier launches have lingered and ended
+wait_quiet() { for i in $(seq 200); do [ "$(launch_procs)" -eq 0 ] && return 0; sleep 0.1; done; return 1; }
 if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev/null)$(grep -s fusectl /proc/mounts)" ]; then
 	for mode in "" "--pid"; do
+		wait_quiet
 		base_c=$(conns)
 		if [ -z "$mode" ]; then
 			cmd='echo ready; exec sleep 1000'
@@ -255,7 +263,8 @@ if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev
 		during_c=$(conns) during_p=$(launch_procs)
 		kill -9 $pid
 		wait $pid 2>/dev/null
-		for i in $(seq 100); do [ "$(conns)" -le "$base_c" ] && [ "$(launch_procs)" -eq 0 ] && break; sleep 0.1; done
+		# back to what it was once the holder's linger ends
+		for i in $(seq 200); do [ "$(conns)" -le "$base_c" ] && [ "$(launch_procs)" -eq 0 ] && break; sleep 0.1; done
 		if [ "$during_c" -gt "$base_c" ] && [ "$during_p" -ge 2 ] && [ "$(conns)" -le "$base_c" ] &&
 		   [ "$(launch_procs)" -eq 0 ]; then
 			ok "kill -9 of the launcher${mode:+ ($mode)}: payload${mode:+, grandchild} and FUSE server gone, no FUSE connection left"
@@ -265,9 +274,47 @@ if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev
 			pkill -9 -u "$(id -u)" -f 'sleep 1000'
 		fi
 	done
+	wait_quiet
 	base_c=$(conns)
 	"$SIF" exec "$IMG" true
-	[ "$(conns)" -le "$base_c" ] && ok "after a normal exit no FUSE connection remains" || not_ok "fuse connection leak"
+	for i in $(seq 200); do [ "$(conns)" -le "$base_c" ] && [ "$(launch_procs)" -eq 0 ] && break; sleep 0.1; done
+	[ "$(conns)" -le "$base_c" ] && [ "$(launch_procs)" -eq 0 ] &&
+		ok "after a normal exit and the linger, no FUSE connection or process remains" || not_ok "fuse connection leak"
+
+	# ---- mount sharing and the linger ----
+	wait_quiet
+	base_c=$(conns)
+	"$SIF" exec "$IMG" sh -c 'echo ready; sleep 1000' >"$TMP/first" 2>&1 &
+	first=$!
+	for i in $(seq 100); do grep -q ready "$TMP/first" && break; sleep 0.1; done
+	run "$SIF" exec -v "$IMG" cat /etc/motd
+	if grep -q 'share: joined the live mount' <<<"$ERR" && [ "$OUT" = "image file" ] &&
+	   [ "$(holders)" -eq 1 ] && [ "$(conns)" -eq $((base_c + 1)) ]; then
+		ok "a second launch of the same image joins the live mount: one FUSE server, one connection"
+	else
+		not_ok "sharing" "$OUT" "$(grep -E 'share|holder' <<<"$ERR")" "holders $(holders) conns $base_c/$(conns)"
+	fi
+	run "$SIF" exec -v --no-share "$IMG" true
+	grep -q 'holder: pid' <<<"$ERR" && ! grep -q 'joined' <<<"$ERR" && ok "--no-share sets up its own" || not_ok "--no-share" "$ERR"
+	run "$SIF" exec -v -B "$TMP/data:/data" "$IMG" true
+	! grep -q 'joined' <<<"$ERR" && ok "other options (a bind) do not join" || not_ok "joined with other options" "$ERR"
+	# the first launch dies by kill -9: a member that joined keeps working
+	"$SIF" exec "$IMG" sh -c 'echo ready; sleep 2; cat /etc/motd' >"$TMP/second" 2>&1 &
+	second=$!
+	for i in $(seq 100); do grep -q ready "$TMP/second" && break; sleep 0.1; done
+	kill -9 $first
+	wait $first 2>/dev/null
+	wait $second
+	[ "$(tail -1 "$TMP/second")" = "image file" ] && ok "kill -9 of the launch that set the mount up: a joined one still reads the image" ||
+		not_ok "joined launch after kill -9 of the first" "$(cat "$TMP/second")"
+	wait_quiet
+	"$SIF" exec "$IMG" true
+	sleep 1
+	[ "$(holders)" -eq 1 ] && ok "the holder lingers after the last launch" || not_ok "no linger" "$(holders)"
+	run "$SIF" exec -v "$IMG" true
+	grep -q 'joined' <<<"$ERR" && ok "  ... and the next launch joins it" || not_ok "no join during linger" "$ERR"
+	wait_quiet && [ "$(conns)" -le "$base_c" ] && ok "  ... and then it ends: no process, no FUSE connection" ||
+		not_ok "linger did not end" "$(ps -u "$(id -u)" -o pid,comm)"
 else
 	skip "/sys/fs/fuse/connections is not mounted (fusectl): leftover FUSE connections not checked"
 fi
@@ -324,13 +371,21 @@ if [ -n "${SIF_SYSCONFDIR:-}" ] && [ -w "$CONF" ]; then
 	[ "$OUT" = done ] && ok "sif.conf: mount home = no, mount tmp = no" || not_ok "mount defaults" "$OUT $ERR"
 	run "$SIF" exec --home "$HOME" "$IMG" sh -c "test -d '$HOME' && echo home"
 	[ "$OUT" = home ] && ok "  ... --home still binds it (a default, not a ban)" || not_ok "--home over mount home = no" "$OUT $ERR"
+	policy "mount linger = 0"
+	wait_quiet
+	"$SIF" exec "$IMG" true
+	for i in $(seq 20); do pgrep -u "$(id -u)" -x sif-fuse >/dev/null || break; sleep 0.1; done
+	! pgrep -u "$(id -u)" -x sif-fuse >/dev/null && ok "sif.conf: mount linger = 0: the holder ends with the launch" ||
+		not_ok "linger 0" "$(ps -u "$(id -u)" -o pid,comm)"
+	policy "mount linger = soon"
+	expect_fail "sif.conf: a bad linger value" "$SIF" exec "$IMG" true
 	cp "$TMP/sif.conf.orig" "$CONF"
 else
 	skip "SIF_SYSCONFDIR not given or its sif.conf not writable by the test user: site policy not tested"
 fi
 
 # ---- tracing ---------------------------------------------------------------------------------
-run "$SIF" exec -v "$IMG" true
+run "$SIF" exec -v --no-share "$IMG" true
 grep -q 'debug: namespace: new user and mount namespace' <<<"$ERR" && grep -q 'debug: mount: fuse.sif' <<<"$ERR" &&
 	ok "-v traces the namespace and mount steps" || not_ok "-v" "$ERR"
 

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Mount sharing.  The process that serves a launch's image (the holder,
+ * "sif-fuse") also holds the launch's user and mount namespaces.  Once the
+ * root is assembled it listens on an abstract unix socket named after the
+ * user and everything that shaped the root (image, binds, home, ...); a
+ * later launch of the same image with the same options connects, checks
+ * that the holder is the same user (SO_PEERCRED), receives descriptors of
+ * the two namespaces (SCM_RIGHTS), enters them and starts its payload in
+ * the root already there: no new mount, no new FUSE server, the image's
+ * page cache shared.
+ *
+ * Membership is the connection itself: every launch, the first included,
+ * keeps its socket open until it ends, and the kernel closes it when the
+ * launch dies, even by kill -9.  When the last member is gone the holder
+ * lingers for the configured time, then exits, and the namespaces and the
+ * FUSE connection go with it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fuse.h"
+#include "share.h"
+#include "starter.h"
+
+#define MAX_MEMBERS 4096
+
+static void put(EVP_MD_CTX *c, const char *s)
+{
+	EVP_DigestUpdate(c, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+int sif_share_name(const struct sif_launch *l, char name[SIF_SHARE_NAME_MAX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char buf[256];
+	struct stat st;
+	EVP_MD_CTX *c;
+
+	if (fstat(l->image.fd, &st) < 0)
+		return -errno;
+	c = EVP_MD_CTX_new();
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		return -ENOMEM;
+	}
+	snprintf(buf, sizeof(buf), "sif-share-1 uid=%u gid=%u", (unsigned)l->uid, (unsigned)l->gid);
+	put(c, buf);
+	snprintf(buf, sizeof(buf), "image dev=%llu ino=%llu size=%lld mtime=%lld.%09ld off=%llu",
+	         (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (long long)st.st_size,
+	         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+	         (unsigned long long)l->image.offset);
+	put(c, buf);
+	put(c, l->sessiondir);
+	snprintf(buf, sizeof(buf), "contain=%d tmp=%d fakeroot=%d", l->contain, l->private_tmp,
+	         l->fakeroot);
+	put(c, buf);
+	put(c, l->home_src);
+	put(c, l->home_dst);
+	put(c, l->host_cwd);
+	put(c, l->pwd);
+	for (size_t i = 0; i < l->nbinds; i++) {
+		put(c, l->binds[i].src);
+		put(c, l->binds[i].dst);
+		put(c, l->binds[i].ro ? "ro" : "rw");
+	}
+	EVP_DigestFinal_ex(c, md, &mdlen);
+	EVP_MD_CTX_free(c);
+	/* abstract namespace: name[0] is NUL */
+	memset(name, 0, SIF_SHARE_NAME_MAX);
+	int n = snprintf(name + 1, SIF_SHARE_NAME_MAX - 1, "sif-%u-", (unsigned)l->uid);
+	for (int i = 0; i < 16 && n + 2 < SIF_SHARE_NAME_MAX - 1; i++, n += 2)
+		snprintf(name + 1 + n, 3, "%02x", md[i]);
+	return 1 + n;   /* the address length */
+}
+
+static socklen_t addr_of(struct sockaddr_un *a, const char *name, int len)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path, name, (size_t)len);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)len);
+}
+
+static bool peer_is_me(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.uid == getuid();
+}
+
+int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
+{
+	struct sockaddr_un a;
+	char name[SIF_SHARE_NAME_MAX];
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	char cwd[PATH_MAX + 1];
+	struct iovec iov = {.iov_base = cwd, .iov_len = sizeof(cwd) - 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                   .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+	int len, fd, nsfd[2] = {-1, -1};
+	ssize_t n;
+
+	len = sif_share_name(l, name);
+	if (len < 0)
+		return 0;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (connect(fd, (struct sockaddr *)&a, addr_of(&a, name, len)) < 0)
+		goto none;   /* nobody holds such a mount: set one up */
+	/* the holder must be this user's own process, never anyone else's
+	 * squatting on the name */
+	if (!peer_is_me(fd)) {
+		sif_trace(l, "share: %s is held by another user: not joined", name + 1);
+		goto none;
+	}
+	do {
+		n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		goto none;   /* the holder was just ending: set up a new one */
+	cwd[n] = '\0';
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+			memcpy(nsfd, CMSG_DATA(cm), sizeof(nsfd));
+	if (nsfd[0] < 0 || nsfd[1] < 0)
+		goto none;
+	if (setns(nsfd[0], CLONE_NEWUSER) < 0 || setns(nsfd[1], CLONE_NEWNS) < 0) {
+		int e = errno;
+		close(nsfd[0]);
+		close(nsfd[1]);
+		close(fd);
+		return sif_err_set(err, e, "join the shared mount %s: %s", name + 1, strerror(e));
+	}
+	close(nsfd[0]);
+	close(nsfd[1]);
+	prctl(PR_SET_DUMPABLE, 0);
+	s->member_fd = fd;
+	s->joined = true;
+	cwd[sizeof(s->cwd) - 1] = '\0';
+	memcpy(s->cwd, cwd, strlen(cwd) + 1);
+	sif_trace(l, "share: joined the live mount %s (no new namespace, mount or FUSE server)",
+	          name + 1);
+	return 1;
+none:
+	close(fd);
+	return 0;
+}
+
+int sif_share_publish(struct sif_session *s, struct sif_err *err)
+{
+	char msg[PATH_MAX + 2];
+	int n = snprintf(msg, sizeof(msg), "R%s", s->cwd);
+
+	if (s->member_fd < 0)
+		return 0;
+	if (send(s->member_fd, msg, (size_t)n, MSG_NOSIGNAL) != n)
+		return sif_err_set(err, errno, "tell the image server the root is ready: %s",
+		                   strerror(errno));
+	return 0;
+}
+
+/* ---- the holder ---------------------------------------------------------- */
+
+static long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+static void welcome(int c, const char *cwd)
+{
+	int ns[2];
+	char cbuf[CMSG_SPACE(sizeof(ns))];
+	struct iovec iov = {.iov_base = (void *)cwd, .iov_len = strlen(cwd)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                   .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	ns[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	ns[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ns[0] >= 0 && ns[1] >= 0) {
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(ns));
+		memcpy(CMSG_DATA(cm), ns, sizeof(ns));
+		if (sendmsg(c, &m, MSG_NOSIGNAL) < 0) {
+			/* the member is gone already; poll will see it */
+		}
+	}
+	if (ns[0] >= 0)
+		close(ns[0]);
+	if (ns[1] >= 0)
+		close(ns[1]);
+}
+
+void sif_holder_run(struct sif_fuse *f, int creator, const char *name, int namelen,
+                    unsigned linger)
+{
+	struct pollfd *p = calloc(MAX_MEMBERS + 2, sizeof(*p));
+	char cwd[PATH_MAX + 2] = "";
+	int nmembers = 1, lfd = -1;
+	long deadline = -1;
+	bool ready = false;
+
+	if (!p)
+		return;
+	/* [0] FUSE, [1] the listening socket, [2..] members ([2] the creator) */
+	p[0].fd = f ? sif_fuse_fd(f) : -1;
+	p[0].events = POLLIN;
+	p[1].fd = -1;
+	p[1].events = POLLIN;
+	p[2].fd = creator;
+	p[2].events = POLLIN;
+
+	for (;;) {
+		int timeout = -1;
+		if (nmembers == 0) {
+			long left = deadline - now_ms();
+			if (left <= 0)
+				break;
+			timeout = (int)left;
+		}
+		int r = poll(p, (nfds_t)(2 + nmembers), timeout);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0)
+			continue;
+		if (p[0].revents) {
+			if ((p[0].revents & (POLLERR | POLLNVAL)) || sif_fuse_process_one(f) < 0)
+				break;   /* the mount is gone */
+		}
+		if (p[1].revents & POLLIN) {
+			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (c >= 0 && (nmembers >= MAX_MEMBERS || !peer_is_me(c))) {
+				close(c);
+				c = -1;
+			}
+			if (c >= 0) {
+				welcome(c, cwd + 1);
+				p[2 + nmembers].fd = c;
+				p[2 + nmembers].events = POLLIN;
+				p[2 + nmembers].revents = 0;
+				nmembers++;
+			}
+		}
+		for (int i = 2; i < 2 + nmembers; i++) {
+			char buf[PATH_MAX + 2];
+			ssize_t n;
+			if (!p[i].revents)
+				continue;
+			n = (p[i].revents & POLLIN) ? recv(p[i].fd, buf, sizeof(buf) - 1, 0) : 0;
+			if (n > 0 && p[i].fd == creator && !ready && buf[0] == 'R') {
+				/* the root is complete: from now on others may join it */
+				buf[n] = '\0';
+				memcpy(cwd, buf, (size_t)n + 1);
+				ready = true;
+				if (name) {
+					struct sockaddr_un a;
+					lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+					if (lfd >= 0 && (bind(lfd, (struct sockaddr *)&a, addr_of(&a, name, namelen)) < 0 ||
+					                 listen(lfd, 128) < 0)) {
+						close(lfd);   /* another holder has the name: serve ours alone */
+						lfd = -1;
+					}
+					p[1].fd = lfd;
+				}
+				continue;
+			}
+			if (n > 0)
+				continue;
+			/* a member ended */
+			close(p[i].fd);
+			p[i] = p[2 + nmembers - 1];
+			nmembers--;
+			i--;
+			if (nmembers == 0) {
+				if (!ready || lfd < 0 || linger == 0)
+					goto out;
+				deadline = now_ms() + (long)linger * 1000L;
+			}
+		}
+	}
+out:
+	if (lfd >= 0)
+		close(lfd);
+	free(p);
+}
