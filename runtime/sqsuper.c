@@ -40,6 +40,7 @@ int sif_sqsuper_read(int fd, int64_t off, uint64_t len, struct sif_sqsuper *sb, 
 	sb->compression = le16(b + 20);
 	block_log = le16(b + 22);
 	sb->bytes_used = le64(b + 40);
+	sb->inode_table_start = le64(b + 64);
 	if (sb->block_size < 4096 || sb->block_size > (1u << 20) || block_log >= 32 ||
 	    (1u << block_log) != sb->block_size)
 		return sif_err_set(err, SIF_EFORMAT, "squashfs superblock: bad block size %u",
@@ -48,6 +49,10 @@ int sif_sqsuper_read(int fd, int64_t off, uint64_t len, struct sif_sqsuper *sb, 
 		return sif_err_set(err, SIF_EFORMAT, "squashfs superblock: %llu bytes used, but the "
 		                   "image holds %llu (truncated?)", (unsigned long long)sb->bytes_used,
 		                   (unsigned long long)len);
+	if (sb->inode_table_start < SQ_SUPER_SIZE || sb->inode_table_start > sb->bytes_used)
+		return sif_err_set(err, SIF_EFORMAT, "squashfs superblock: inode table at %llu, "
+		                   "outside the %llu bytes used", (unsigned long long)sb->inode_table_start,
+		                   (unsigned long long)sb->bytes_used);
 	return 0;
 }
 

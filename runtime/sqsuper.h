@@ -14,6 +14,7 @@ struct sif_sqsuper {
 	uint32_t block_size;
 	uint16_t compression;     /* 1 gzip, 2 lzma, 3 lzo, 4 xz, 5 lz4, 6 zstd */
 	uint64_t bytes_used;
+	uint64_t inode_table_start;  /* metadata (inodes, directories, tables) runs from here to bytes_used */
 };
 
 /* Read and check the superblock at OFF of fd, in a region of LEN bytes. */

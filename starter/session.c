@@ -353,7 +353,11 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 			fcntl(fusefd, F_SETFL, fcntl(fusefd, F_GETFL) | O_NONBLOCK);
 		if (f && sif_fuse_start(f, fusefd, msg, sizeof(msg)) < 0)
 			_exit(1);
-		sif_holder_run(f, sv[1], namelen > 0 ? name : NULL, namelen, l->linger);
+		/* worker threads serve the image; this thread keeps the members
+		 * (or serves too, where no thread could be started) */
+		bool threads = f && sif_fuse_start_threads(f) > 0;
+		sif_holder_run(threads ? NULL : f, sv[1], namelen > 0 ? name : NULL, namelen,
+		               l->linger);
 		sif_fuse_close(f);
 		_exit(0);
 	}
