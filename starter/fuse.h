@@ -13,9 +13,6 @@ struct sif_fuse;
 int sif_fuse_open(struct sif_fuse **f, int image_fd, uint64_t offset, char *msg, size_t msglen);
 /* Attach a session to fuse_fd (already mounted with mount(2)). */
 int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen);
-/* Serve from worker threads (one per usable CPU, at most 8); they end the
- * process when the mount is gone.  Returns the number started. */
-int sif_fuse_start_threads(struct sif_fuse *f);
 /* The descriptor to poll; then serve one request (0, or <0: mount gone). */
 int sif_fuse_fd(struct sif_fuse *f);
 int sif_fuse_process_one(struct sif_fuse *f);

@@ -346,18 +346,17 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, NULL);
 		setsid();   /* out of the caller's process group and terminal */
-		/* non-blocking: the holder waits in poll() alone, on the image's
-		 * requests and its members at once; a read finds a request or
-		 * returns EAGAIN, never blocks */
-		if (fusefd >= 0)
-			fcntl(fusefd, F_SETFL, fcntl(fusefd, F_GETFL) | O_NONBLOCK);
 		if (f && sif_fuse_start(f, fusefd, msg, sizeof(msg)) < 0)
 			_exit(1);
-		/* worker threads serve the image; this thread keeps the members
-		 * (or serves too, where no thread could be started) */
-		bool threads = f && sif_fuse_start_threads(f) > 0;
-		sif_holder_run(threads ? NULL : f, sv[1], namelen > 0 ? name : NULL, namelen,
-		               l->linger);
+		/* non-blocking: the holder waits in poll() alone, on the image's
+		 * requests and its members at once; a read finds a request or
+		 * returns EAGAIN, never blocks.  One thread: libsquashfuse has no
+		 * locking, and serving reads from a thread pool with a handle per
+		 * thread measured slower here (numpy import on a shared mount,
+		 * 86 -> 90-93 ms; cold 281 -> 269 ms, within noise). */
+		if (fusefd >= 0)
+			fcntl(fusefd, F_SETFL, fcntl(fusefd, F_GETFL) | O_NONBLOCK);
+		sif_holder_run(f, sv[1], namelen > 0 ? name : NULL, namelen, l->linger);
 		sif_fuse_close(f);
 		_exit(0);
 	}
