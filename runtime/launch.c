@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "launch.h"
 #include "sif.h"
 #include "sqsuper.h"
@@ -86,6 +88,37 @@ int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err 
 		r = add_one_bind(l, item, err);
 	free(copy);
 	return r;
+}
+
+/* The WorkingDir of the OCI image config a build stored in the SIF, as a
+ * JSON object named oci-config.json (Apptainer's name): either the whole
+ * image config ({"config": {"WorkingDir": ...}}) or its "config" part. */
+static char *oci_workdir(const struct sif_image *img)
+{
+	for (size_t i = 0; i < img->ndescr; i++) {
+		const struct sif_descriptor *d = &img->descr[i];
+		char *buf;
+		json_t *root, *cfg, *wd;
+		char *out = NULL;
+
+		if (!d->used || d->datatype != SIF_DATA_GENERICJSON ||
+		    strcmp(d->name, "oci-config.json") != 0 || d->size <= 0 || d->size > (1 << 20))
+			continue;
+		buf = malloc((size_t)d->size);
+		if (!buf || sif_read_object(img, d, buf, (size_t)d->size, 0, NULL) < 0) {
+			free(buf);
+			return NULL;
+		}
+		root = json_loadb(buf, (size_t)d->size, 0, NULL);
+		free(buf);
+		cfg = json_is_object(json_object_get(root, "config")) ? json_object_get(root, "config") : root;
+		wd = json_object_get(cfg, "WorkingDir");
+		if (json_is_string(wd) && json_string_value(wd)[0] == '/')
+			out = strdup(json_string_value(wd));
+		json_decref(root);
+		return out;
+	}
+	return NULL;
 }
 
 int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *err)
@@ -168,6 +201,7 @@ int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *
 		ref->size = (uint64_t)d->size;
 		snprintf(ref->arch, sizeof(ref->arch), "%s",
 		         strcmp(sif_arch_name(p.arch), "unknown") ? sif_arch_name(p.arch) : "");
+		ref->workdir = oci_workdir(&img);
 		if (p.fstype != SIF_FS_SQUASH) {
 			r = sif_err_set(err, SIF_EFORMAT, "the primary partition is %s, not squashfs "
 			                "(encrypted and ext3 images are not supported)",
@@ -193,6 +227,7 @@ void sif_image_close(struct sif_image_ref *ref)
 		close(ref->fd);
 	free(ref->path);
 	free(ref->realpath);
+	free(ref->workdir);
 	memset(ref, 0, sizeof(*ref));
 	ref->fd = -1;
 }

@@ -26,6 +26,7 @@ struct sif_image_ref {
 	int fd;                     /* O_CLOEXEC: the file, or the directory (O_PATH) */
 	uint64_t offset, size;      /* of the squashfs inside the file */
 	char arch[16];              /* Go name of the image's architecture, "" if unknown */
+	char *workdir;              /* the OCI config's WorkingDir (SIF), or NULL */
 };
 
 struct sif_bind {

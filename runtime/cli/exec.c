@@ -58,7 +58,7 @@ static const char run_usage[] =
 	"Usage: sif run [OPTIONS] IMAGE [ARG...]\n"
 	"\n"
 	"Run the image's runscript (/.singularity.d/runscript, from the OCI\n"
-	"ENTRYPOINT and CMD) with ARGs.\n"
+	"ENTRYPOINT and CMD) with ARGs, in the image's WorkingDir when it has one.\n"
 	"\n" COMMON_OPTIONS;
 static const char shell_usage[] =
 	"Usage: sif shell [OPTIONS] IMAGE\n"
@@ -329,6 +329,10 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		        "may not run\n", l.image.path, l.image.arch, sif_host_arch());
 	l.argv = argv + optind + 1;
 	l.argc = argc - optind - 1;
+	/* run starts in the image's WorkingDir (OCI config), unless --pwd; exec
+	 * keeps the caller's directory, as Apptainer does */
+	if (verb == SIF_VERB_RUN && !l.pwd && l.image.workdir)
+		l.pwd = l.image.workdir;
 
 	if (sif_preflight(&l, &err) < 0)
 		goto fail;

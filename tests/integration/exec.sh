@@ -90,6 +90,40 @@ run "$SIF" exec base cat /etc/motd
 # ---- run and shell ----------------------------------------------------------
 run "$SIF" run "$IMG" a "b c"
 [ "$OUT" = "runscript args: a b c" ] && ok "run: the runscript with arguments" || not_ok "run" "$RC $OUT $ERR"
+# run starts in the WorkingDir of the OCI config stored in the SIF (a JSON
+# object named oci-config.json, as Apptainer stores it); exec keeps the cwd
+python3 - base.sqfs wd.sif <<'PY'
+import json, struct, sys
+sq = open(sys.argv[1], "rb").read()
+cfg = json.dumps({"config": {"WorkingDir": "/etc", "Cmd": ["sh"]}}).encode()
+n, dataoff = 48, 4096 + 48 * 585
+part = (dataoff + len(cfg) + 4095) // 4096 * 4096
+def desc(dtype, did, group, off, size, pad, name, extra):
+    return struct.pack("<iBIIIqqqqqqq128s384s", dtype, 1, did, 0xF0000000 | group, 0, off, size,
+                       size + pad, 0, 0, 0, 0, name, extra)
+d = desc(0x4006, 1, 1, dataoff, len(cfg), 0, b"oci-config.json", b"")
+d += desc(0x4004, 2, 1, part, len(sq), part - dataoff - len(cfg), b"",
+          struct.pack("<ii3s", 1, 2, b"02"))
+d += b"\0" * (585 * (n - 2))
+hdr = struct.pack("<32s10s3s3s16sqqqqqqqq", b"#!/usr/bin/env run-singularity\n", b"SIF_MAGIC\0",
+                  b"01\0", b"02\0", b"\0" * 16, 0, 0, n - 2, n, 4096, 585 * n, dataoff,
+                  part + len(sq) - dataoff)
+out = bytearray(part + len(sq))
+out[0:128] = hdr; out[4096:4096 + len(d)] = d
+out[dataoff:dataoff + len(cfg)] = cfg; out[part:] = sq
+open(sys.argv[2], "wb").write(out)
+PY
+run "$SIF" run wd.sif
+run "$SIF" inspect --objects wd.sif
+grep -q 'JSON.Generic' <<<"$OUT" || not_ok "the WorkingDir test image is not a valid SIF" "$OUT $ERR"
+printf 'pwd\n' >"$TMP/pwd.sh"
+run "$SIF" run -B "$TMP/pwd.sh:/.singularity.d/runscript" wd.sif
+[ "$OUT" = /etc ] && ok "run starts in the image's WorkingDir" || not_ok "run WorkingDir" "$OUT $ERR"
+run "$SIF" exec wd.sif pwd
+[ "$OUT" = "$TMP" ] && ok "  ... exec keeps the caller's directory" || not_ok "exec cwd with WorkingDir" "$OUT $ERR"
+run "$SIF" run --pwd / -B "$TMP/pwd.sh:/.singularity.d/runscript" wd.sif
+[ "$OUT" = / ] && ok "  ... unless --pwd says otherwise" || not_ok "run --pwd" "$OUT $ERR"
+
 run sh -c "echo 'echo shell:\$0; exit 3' | '$SIF' shell '$IMG'"
 [ "$RC" -eq 3 ] && [ "$OUT" = "shell:/bin/sh" ] && ok "shell: the image's /bin/sh" || not_ok "shell" "$RC $OUT $ERR"
 
