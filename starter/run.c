@@ -42,6 +42,22 @@ static void relay_set(sigset_t *set)
 	sigaddset(set, SIGCHLD);
 }
 
+/* Wait for the next signal of SET.  One meant for the payload is passed to
+ * TARGET, unless the terminal sent it (it reached the payload's process
+ * group already; only signals sent to this process itself are relayed).
+ * Returns true when it was SIGCHLD, for the caller to reap. */
+static bool relay_next(const sigset_t *set, pid_t target)
+{
+	siginfo_t si;
+	int sig = sigwaitinfo(set, &si);
+
+	if (sig == SIGCHLD)
+		return true;
+	if (sig > 0 && si.si_code != SI_KERNEL)
+		kill(target, sig);
+	return false;
+}
+
 /* A failure before exec: one message to the launcher through the pipe. */
 static __attribute__((noreturn, format(printf, 2, 3))) void child_fail(int pipefd, const char *fmt, ...)
 {
@@ -54,18 +70,6 @@ static __attribute__((noreturn, format(printf, 2, 3))) void child_fail(int pipef
 		/* nothing more to do */
 	}
 	_exit(255);
-}
-
-static int write_proc(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int r = 0;
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		r = -errno;
-	close(fd);
-	return r;
 }
 
 static int loopback_up(void)
@@ -140,18 +144,11 @@ static int deny_tty_injection(void)
  * capabilities it has reach nothing the user does not own. */
 static int become_fakeroot(const struct sif_launch *l)
 {
-	char map[64];
 	int r;
 
 	if (unshare(CLONE_NEWUSER) < 0)
 		return -errno;
-	r = write_proc("/proc/self/setgroups", "deny");
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)l->uid);
-	if (r == 0)
-		r = write_proc("/proc/self/uid_map", map);
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)l->gid);
-	if (r == 0)
-		r = write_proc("/proc/self/gid_map", map);
+	r = sif_map_ids(0, (unsigned)l->uid, 0, (unsigned)l->gid);
 	if (r == 0 && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		r = -errno;
 	return r;
@@ -165,16 +162,8 @@ static __attribute__((noreturn)) void container_init(pid_t payload)
 	relay_set(&set);
 	prctl(PR_SET_NAME, "sif-init");
 	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig < 0)
+		if (!relay_next(&set, payload))
 			continue;
-		if (sig != SIGCHLD) {
-			/* the terminal's signals reached the payload's group already */
-			if (si.si_code != SI_KERNEL)
-				kill(payload, sig);
-			continue;
-		}
 		int st;
 		pid_t p;
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
@@ -329,17 +318,8 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	close(pipefd[0]);
 
 	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig < 0)
+		if (!relay_next(&set, pid))
 			continue;
-		if (sig != SIGCHLD) {
-			/* Signals the terminal sent reached the payload's process group
-			 * already; pass on only those sent to the launcher itself. */
-			if (si.si_code != SI_KERNEL)
-				kill(pid, sig);
-			continue;
-		}
 		pid_t p;
 		bool done = false;
 		while ((p = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {

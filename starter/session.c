@@ -103,6 +103,22 @@ static int write_file(const char *path, const char *text)
 	return r;
 }
 
+int sif_map_ids(unsigned inside_uid, unsigned uid, unsigned inside_gid, unsigned gid)
+{
+	char map[64];
+	int r = write_file("/proc/self/setgroups", "deny");
+
+	if (r == 0) {
+		snprintf(map, sizeof(map), "%u %u 1\n", inside_uid, uid);
+		r = write_file("/proc/self/uid_map", map);
+	}
+	if (r == 0) {
+		snprintf(map, sizeof(map), "%u %u 1\n", inside_gid, gid);
+		r = write_file("/proc/self/gid_map", map);
+	}
+	return r;
+}
+
 static void fdpath(char buf[64], int fd)
 {
 	snprintf(buf, 64, "/proc/self/fd/%d", fd);
@@ -380,7 +396,6 @@ fail:
 
 static int enter_namespaces(const struct sif_launch *l, struct sif_err *err)
 {
-	char map[64];
 	int r;
 
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
@@ -393,15 +408,7 @@ static int enter_namespaces(const struct sif_launch *l, struct sif_err *err)
 	}
 	sif_trace(l, "namespace: new user and mount namespace");
 	/* an identity map: the user is the same user inside */
-	r = write_file("/proc/self/setgroups", "deny");
-	if (r == 0) {
-		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)l->uid, (unsigned)l->uid);
-		r = write_file("/proc/self/uid_map", map);
-	}
-	if (r == 0) {
-		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)l->gid, (unsigned)l->gid);
-		r = write_file("/proc/self/gid_map", map);
-	}
+	r = sif_map_ids((unsigned)l->uid, (unsigned)l->uid, (unsigned)l->gid, (unsigned)l->gid);
 	if (r < 0)
 		return sif_err_set(err, -r, "write the user namespace's id maps: %s", strerror(-r));
 	sif_trace(l, "namespace: uid %u and gid %u mapped to themselves, setgroups denied",

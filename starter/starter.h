@@ -59,6 +59,10 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
                     void *ctx, struct sif_err *err);
 void sif_session_end(struct sif_session *s);
 
+/* For the starter's own files: deny setgroups, then map INSIDE_UID to UID
+ * and INSIDE_GID to GID (one id each) in the caller's new user namespace. */
+int sif_map_ids(unsigned inside_uid, unsigned uid, unsigned inside_gid, unsigned gid);
+
 /* "sif: debug: ..." on stderr when the plan asks for -v. */
 void sif_trace(const struct sif_launch *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
