@@ -8,30 +8,32 @@
 
 #include "err.h"
 
-int sif_err_set(struct sif_err *err, int errnum, const char *fmt, ...)
+static int vset(struct sif_err *err, int errnum, bool advised, const char *fmt, va_list ap)
 {
 	if (err) {
-		va_list ap;
-		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
 		err->code = errnum;
-		err->advised = false;
+		err->advised = advised;
 	}
 	return -errnum;
 }
 
+int sif_err_set(struct sif_err *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vset(err, errnum, false, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 int sif_err_advise(struct sif_err *err, int errnum, const char *fmt, ...)
 {
-	if (err) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-		err->code = errnum;
-		err->advised = true;
-	}
-	return -errnum;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vset(err, errnum, true, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 void sif_err_prefix(struct sif_err *err, const char *fmt, ...)
