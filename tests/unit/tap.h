@@ -24,7 +24,7 @@ static bool tap_ok(bool cond, const char *fmt, ...)
 	return cond;
 }
 
-__attribute__((format(printf, 1, 2)))
+__attribute__((format(printf, 1, 2), unused))
 static void tap_skip(const char *fmt, ...)
 {
 	va_list ap;
