@@ -8,6 +8,7 @@
 
 #include "err.h"
 
+__attribute__((format(printf, 4, 0)))
 static int vset(struct sif_err *err, int errnum, bool advised, const char *fmt, va_list ap)
 {
 	if (err) {

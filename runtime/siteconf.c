@@ -171,11 +171,19 @@ static bool allowed(const char *p, char *const *prefixes, size_t n)
 }
 
 int sif_config_apply(const struct sif_config *c, struct sif_launch *l, bool user_binds_given,
-                     struct sif_err *err)
+                     bool home_given, struct sif_err *err)
 {
 	if (user_binds_given && !c->user_binds)
 		return sif_err_advise(err, EPERM, "user binds (-B, SIF_BIND) are disabled by the site "
 		                      "policy in %s (ask the administrator)", c->path);
+	/* --home SRC binds a host path of the user's choosing too */
+	if (home_given && l->home_src && !c->user_binds)
+		return sif_err_advise(err, EPERM, "--home %s: user binds are disabled by the site "
+		                      "policy in %s (ask the administrator)", l->home_src, c->path);
+	if (home_given && l->home_src && c->nbind_sources &&
+	    !allowed(l->home_src, c->bind_sources, c->nbind_sources))
+		return sif_err_advise(err, EPERM, "--home %s: not an allowed bind source in %s (ask "
+		                      "the administrator)", l->home_src, c->path);
 	if (c->nbind_sources)
 		for (size_t i = 0; i < l->nbinds; i++)
 			if (!allowed(l->binds[i].src, c->bind_sources, c->nbind_sources))

@@ -38,8 +38,9 @@ int sif_config_load(struct sif_config *c, const char *path, struct sif_err *err)
 void sif_config_free(struct sif_config *c);
 
 /* Check the plan against the policy and add the site's binds; call after
- * the user's options are in the plan and the image is open. */
+ * the user's options are in the plan and the image is open.  An explicit
+ * --home SRC is a user bind for the policy. */
 int sif_config_apply(const struct sif_config *c, struct sif_launch *l, bool user_binds_given,
-                     struct sif_err *err);
+                     bool home_given, struct sif_err *err);
 
 #endif

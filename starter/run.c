@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -156,7 +158,7 @@ static int become_fakeroot(const struct sif_launch *l)
 
 /* Init of a --pid container: pass signals on to the payload, reap every
  * orphan, and end with the payload's status. */
-static __attribute__((noreturn)) void container_init(pid_t payload)
+static __attribute__((noreturn)) void container_init(pid_t payload, int stopped)
 {
 	sigset_t set;
 	relay_set(&set);
@@ -166,9 +168,17 @@ static __attribute__((noreturn)) void container_init(pid_t payload)
 			continue;
 		int st;
 		pid_t p;
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		while ((p = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
 			if (p != payload)
 				continue;
+			if (WIFSTOPPED(st)) {
+				/* pid 1 cannot stop: the launcher stops for the payload,
+				 * so that the shell sees the job stopped (Ctrl-Z) */
+				if (write(stopped, "S", 1) < 0) {
+					/* the launcher is gone: nothing to tell */
+				}
+				continue;
+			}
 			/* the kernel kills the rest of the namespace when init ends */
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 		}
@@ -181,6 +191,7 @@ struct child_args {
 	sif_prepare_env_fn prepare;
 	void *ctx;
 	int errpipe;
+	int stopped;               /* --pid: init tells the launcher the payload stopped */
 	pid_t launcher;
 	sigset_t oldmask;
 };
@@ -231,7 +242,7 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 			child_fail(ep, "fork the payload: %s", strerror(errno));
 		if (q > 0) {
 			close(ep);
-			container_init(q);
+			container_init(q, a->stopped);
 		}
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	}
@@ -275,7 +286,7 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	struct child_args a = {.s = s, .argv = argv, .prepare = prepare, .ctx = ctx,
 	                       .launcher = getpid()};
 	sigset_t set;
-	int pipefd[2], st = 0;
+	int pipefd[2], stopfd[2], sfd, st = 0;
 	char msg[1024];
 	ssize_t n;
 	pid_t pid;
@@ -288,27 +299,36 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return sif_err_set(err, errno, "pipe: %s", strerror(errno));
+	if (pipe2(stopfd, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return sif_err_set(err, e, "pipe: %s", strerror(e));
+	}
+	a.stopped = stopfd[1];
 	relay_set(&set);
 	sigprocmask(SIG_BLOCK, &set, &a.oldmask);
-	if (l->pid_ns && unshare(CLONE_NEWPID) < 0) {
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if ((l->pid_ns && unshare(CLONE_NEWPID) < 0) || sfd < 0 || (pid = fork()) < 0) {
 		int e = errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
-		return sif_err_set(err, e, "create a pid namespace: %s", strerror(e));
-	}
-	pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return sif_err_set(err, e, "fork: %s", strerror(e));
+		close(stopfd[0]);
+		close(stopfd[1]);
+		if (sfd >= 0)
+			close(sfd);
+		sigprocmask(SIG_SETMASK, &a.oldmask, NULL);
+		return sif_err_set(err, e, "start the payload: %s", strerror(e));
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
+		close(stopfd[0]);
+		close(sfd);
 		a.errpipe = pipefd[1];
 		child_main(&a);
 	}
 	close(pipefd[1]);
+	close(stopfd[1]);
 	sif_trace(l, "run: payload pid %d: %s", (int)pid, argv[0]);
 
 	/* the child closes its end at exec (close-on-exec) or writes why not */
@@ -317,9 +337,32 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	} while (n < 0 && errno == EINTR);
 	close(pipefd[0]);
 
+	/* Signals (signalfd) and, with --pid, the init's word that the payload
+	 * stopped.  Signals the terminal sent reached the payload's process
+	 * group already; only those sent to the launcher itself are relayed. */
+	int stop_r = stopfd[0];
 	for (;;) {
-		if (!relay_next(&set, pid))
+		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = stop_r, .events = POLLIN}};
+		struct signalfd_siginfo si;
+		char c;
+
+		if (poll(pf, stop_r >= 0 ? 2 : 1, -1) < 0)
 			continue;
+		if (stop_r >= 0 && pf[1].revents) {
+			if (read(stop_r, &c, 1) == 1) {
+				raise(SIGSTOP);   /* job control: stop with the payload */
+			} else {
+				close(stop_r);
+				stop_r = -1;
+			}
+		}
+		if (!(pf[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGCHLD) {
+			if (si.ssi_code != SI_KERNEL)
+				kill(pid, (int)si.ssi_signo);
+			continue;
+		}
 		pid_t p;
 		bool done = false;
 		while ((p = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
@@ -339,6 +382,9 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 		if (done)
 			break;
 	}
+	close(sfd);
+	if (stop_r >= 0)
+		close(stop_r);
 	sigprocmask(SIG_SETMASK, &a.oldmask, NULL);
 	if (n > 0) {
 		msg[n] = '\0';

@@ -212,6 +212,12 @@ static int bind_into(struct sif_session *s, const char *src, const char *dst, bo
 			sif_err_prefix(err, "%s %s: destination %s: ", why, src, dst);
 		return dfd;
 	}
+	if (strcmp(canon, "/") == 0) {
+		close(sfd);
+		close(dfd);
+		return sif_err_advise(err, EINVAL, "%s %s: the destination %s is the container's root "
+		                      "(choose a directory inside it)", why, src, dst);
+	}
 	fdpath(sp, sfd);
 	fdpath(dp, dfd);
 	sif_trace(s->l, "mount: bind %s on %s%s (%s)", src, canon, ro ? " read-only" : "", why);
@@ -764,8 +770,11 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 		return r;
 
 	/* the system directories */
-	if (!l->pid_ns && (r = bind_into(s, "/proc", "/proc", false, true, false, "bind", err)) < 0)
-		return r;   /* with --pid, the payload's first process mounts a new one */
+	/* the host's /proc; with --pid the payload's first process mounts a new
+	 * one over it, in its own mount namespace (so a shared root serves
+	 * launches with and without --pid alike) */
+	if ((r = bind_into(s, "/proc", "/proc", false, true, false, "bind", err)) < 0)
+		return r;
 	if ((r = bind_into(s, "/sys", "/sys", false, true, false, "bind", err)) < 0 ||
 	    (r = setup_dev(s, err)) < 0)
 		return r;

@@ -20,6 +20,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -27,7 +29,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +114,35 @@ static bool peer_is_me(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.uid == getuid();
 }
 
+static bool same_ns(int a, int b)
+{
+	struct stat x, y;
+	return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* Are these the namespaces a holder of ours makes?  A user namespace that
+ * is a child of our own and belongs to us, and a mount namespace that
+ * belongs to exactly that one.  A payload (which runs inside such a
+ * namespace, without capabilities) can only offer namespaces nested deeper,
+ * or its own pivoted mount namespace, which has no session root. */
+static bool namespaces_are_ours(int userns, int mntns)
+{
+	int parent = ioctl(userns, NS_GET_PARENT), mine = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	int owner = ioctl(mntns, NS_GET_USERNS);
+	uid_t uid = (uid_t)-1;
+	bool ok = parent >= 0 && mine >= 0 && owner >= 0 && same_ns(parent, mine) &&
+	          same_ns(owner, userns) && ioctl(userns, NS_GET_OWNER_UID, &uid) == 0 &&
+	          uid == getuid();
+
+	if (parent >= 0)
+		close(parent);
+	if (mine >= 0)
+		close(mine);
+	if (owner >= 0)
+		close(owner);
+	return ok;
+}
+
 int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
 {
 	struct sockaddr_un a;
@@ -143,12 +176,27 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 	if (n <= 0)
 		goto none;   /* the holder was just ending: set up a new one */
 	cwd[n] = '\0';
-	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(2 * sizeof(int)))
-			memcpy(nsfd, CMSG_DATA(cm), sizeof(nsfd));
-	if (nsfd[0] < 0 || nsfd[1] < 0)
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(cm);
+		for (size_t i = 0; i < k; i++) {
+			if (k == 2 && nsfd[i] < 0)
+				nsfd[i] = fds[i];
+			else
+				close(fds[i]);   /* not what a holder sends */
+		}
+	}
+	if (nsfd[0] < 0 || nsfd[1] < 0 || !namespaces_are_ours(nsfd[0], nsfd[1])) {
+		sif_trace(l, "share: %s offers namespaces that are not a holder's: not joined",
+		          name + 1);
+		if (nsfd[0] >= 0)
+			close(nsfd[0]);
+		if (nsfd[1] >= 0)
+			close(nsfd[1]);
 		goto none;
+	}
 	if (setns(nsfd[0], CLONE_NEWUSER) < 0 || setns(nsfd[1], CLONE_NEWNS) < 0) {
 		int e = errno;
 		close(nsfd[0]);
@@ -159,6 +207,18 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 	close(nsfd[0]);
 	close(nsfd[1]);
 	prctl(PR_SET_DUMPABLE, 0);
+	/* and a holder's root is there: an overlay mounted on the session's
+	 * tmpfs, never a directory that merely has the path (inside a
+	 * payload's own pivoted namespace, say) */
+	struct statfs sf, sd;
+	struct stat rst, dst;
+	if (statfs(s->root, &sf) < 0 || sf.f_type != OVERLAYFS_SUPER_MAGIC ||
+	    statfs(s->dir, &sd) < 0 || sd.f_type != TMPFS_MAGIC || stat(s->root, &rst) < 0 ||
+	    stat(s->dir, &dst) < 0 || rst.st_dev == dst.st_dev) {
+		close(fd);
+		return sif_err_advise(err, EPROTO, "join the shared mount %s: no container root there "
+		                      "(retry with --no-share)", name + 1);
+	}
 	s->member_fd = fd;
 	s->joined = true;
 	cwd[sizeof(s->cwd) - 1] = '\0';

@@ -284,6 +284,8 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	}
 	if (!home_given && !no_home && !cfg.mount_home)
 		no_home = true;   /* the site's default */
+	if (!home_given && !no_home && strcmp(l.home_src, "/") == 0)
+		no_home = true;   /* an account whose home is / : nothing to bind */
 	if (!cfg.mount_tmp)
 		l.private_tmp = true;
 	/* a writable root is each launch's own; everything else may be shared */
@@ -322,7 +324,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 
 	if (sif_image_open(&l.image, argv[optind], &err) < 0)
 		goto fail;
-	if (sif_config_apply(&cfg, &l, user_binds, &err) < 0)
+	if (sif_config_apply(&cfg, &l, user_binds, home_given, &err) < 0)
 		goto fail;
 	if (l.image.arch[0] && strcmp(l.image.arch, sif_host_arch()) != 0)
 		fprintf(stderr, "sif: warning: %s is built for %s, this machine is %s: its programs "

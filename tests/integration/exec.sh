@@ -71,6 +71,7 @@ expect_fail "a command missing from the image" "$SIF" exec "$IMG" no-such-comman
 expect_fail "a missing image" "$SIF" exec "$TMP/none.sif" true
 printf 'garbage' >junk.sif
 expect_fail "a file that is no image" "$SIF" exec junk.sif true
+expect_fail "a bind onto the container's root" "$SIF" exec -B "$TMP/data:/" "$IMG" true
 expect_fail "a bind source that does not exist" "$SIF" exec -B "$TMP/nope:/data" "$IMG" true
 grep -q 'does not exist' <<<"$ERR" && ok "  ... says so" || not_ok "bind source message" "$ERR"
 run "$SIF" exec "$IMG" sh -c 'cat /etc/motd; id -u; id -g'
@@ -330,6 +331,9 @@ if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev
 	fi
 	run "$SIF" exec -v --no-share "$IMG" true
 	grep -q 'holder: pid' <<<"$ERR" && ! grep -q 'joined' <<<"$ERR" && ok "--no-share sets up its own" || not_ok "--no-share" "$ERR"
+	run "$SIF" exec -v --pid "$IMG" sh -c 'echo $$; ls /proc | grep -c "^[0-9]"'
+	grep -q joined <<<"$ERR" && [ "$(head -1 <<<"$OUT")" -le 3 ] && [ "$(tail -1 <<<"$OUT")" -le 4 ] &&
+		ok "a --pid launch joins and still gets its own /proc" || not_ok "--pid joiner" "$OUT $ERR"
 	run "$SIF" exec -v -B "$TMP/data:/data" "$IMG" true
 	! grep -q 'joined' <<<"$ERR" && ok "other options (a bind) do not join" || not_ok "joined with other options" "$ERR"
 	# the first launch dies by kill -9: a member that joined keeps working
@@ -405,6 +409,8 @@ if [ -n "${SIF_SYSCONFDIR:-}" ] && [ -w "$CONF" ]; then
 	[ "$OUT" = done ] && ok "sif.conf: mount home = no, mount tmp = no" || not_ok "mount defaults" "$OUT $ERR"
 	run "$SIF" exec --home "$HOME" "$IMG" sh -c "test -d '$HOME' && echo home"
 	[ "$OUT" = home ] && ok "  ... --home still binds it (a default, not a ban)" || not_ok "--home over mount home = no" "$OUT $ERR"
+	policy "allow user binds = no"
+	expect_fail "sif.conf: with user binds disabled, --home SRC is refused too" "$SIF" exec --home "$TMP/data:/h" "$IMG" true
 	policy "mount linger = 0"
 	wait_quiet
 	"$SIF" exec "$IMG" true
