@@ -189,7 +189,10 @@ int sif_config_apply(const struct sif_config *c, struct sif_launch *l, bool user
 			if (!allowed(l->binds[i].src, c->bind_sources, c->nbind_sources))
 				return sif_err_advise(err, EPERM, "--bind %s: not an allowed bind source in "
 				                      "%s (ask the administrator)", l->binds[i].src, c->path);
-	if (c->nimage_paths && !allowed(l->image.path, c->image_paths, c->nimage_paths))
+	/* the file sif opened, not whatever the name points to now */
+	char fdp[64];
+	snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", l->image.fd);
+	if (c->nimage_paths && !allowed(fdp, c->image_paths, c->nimage_paths))
 		return sif_err_advise(err, EPERM, "image %s: not in an allowed image location of %s "
 		                      "(ask the administrator where images may be run from)",
 		                      l->image.path, c->path);

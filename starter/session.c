@@ -173,9 +173,22 @@ static bool in_fresh_mount(struct sif_session *s, const char *dst)
 	if (s->nfresh == 0 || sif_resolve_prefix(s->rootfd, dst, canon, sizeof(canon), rest,
 	                                         sizeof(rest), &e) < 0 || !rest[0])
 		return false;
-	for (size_t i = 0; i < s->nfresh; i++)
-		if (under(canon, s->fresh[i]))
-			return true;
+	for (size_t i = 0; i < s->nfresh; i++) {
+		if (!under(canon, s->fresh[i]))
+			continue;
+		/* and on that tmpfs itself, not on a host directory an earlier
+		 * bind put inside it */
+		struct stat a, b;
+		int fa = sif_resolve(s->rootfd, canon, SIF_RESOLVE_EXISTING, true, NULL, 0, &e);
+		int fb = sif_resolve(s->rootfd, s->fresh[i], SIF_RESOLVE_EXISTING, true, NULL, 0, &e);
+		bool same = fa >= 0 && fb >= 0 && fstat(fa, &a) == 0 && fstat(fb, &b) == 0 &&
+		            a.st_dev == b.st_dev;
+		if (fa >= 0)
+			close(fa);
+		if (fb >= 0)
+			close(fb);
+		return same;
+	}
 	return false;
 }
 

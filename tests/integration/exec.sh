@@ -211,6 +211,10 @@ run "$SIF" exec -B "$TMP/data:/data" "$IMG" sh -c 'ls /etc/in && readlink /data'
 run "$SIF" exec --contain -B "$TMP/data:/up/x" "$IMG" sh -c 'cat /tmp/x/in'
 [ "$OUT" = "host data" ] && [ ! -e /tmp/x/in ] &&
 	ok "a destination through '../../..' stays inside the root" || not_ok "dotdot destination" "$RC $OUT $ERR"
+mkdir -p hostdir
+expect_fail "no mount point is made in a host directory bound inside a tmpfs of sif's" \
+	"$SIF" exec --contain -B "$TMP/hostdir:/tmp/h" -B "$TMP/data:/tmp/h/new" "$IMG" true
+[ ! -e hostdir/new ] && ok "  ... the host directory is untouched" || not_ok "mount point made on the host" "$(ls hostdir)"
 run "$SIF" exec --contain "$IMG" sh -c 'ls /dev | tr "\n" " "; echo; ls -A /tmp | wc -l; ls -A ~ | wc -l'
 grep -q 'null' <<<"$OUT" && ! grep -q 'sda\|vda\|fuse' <<<"$OUT" && [ "$(echo "$OUT" | tail -2 | tr '\n' ' ')" = "0 0 " ] &&
 	ok "--contain: minimal /dev, empty /tmp and home" || not_ok "--contain" "$OUT $ERR"
