@@ -10,6 +10,7 @@
  * starter/fuse.h, plain C types only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <squashfuse/dir.h>
+#include <squashfuse/file.h>
 #include <squashfuse/ll.h>
 
 #include "fuse.h"
@@ -71,6 +74,115 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_entry(req, &fe);
 }
 
+/*
+ * Open-less serving.  Where the kernel supports it (FUSE_NO_OPENDIR_SUPPORT,
+ * Linux 5.1, whose no-open default also keeps the page cache and caches
+ * directory listings), open and opendir answer ENOSYS once and the kernel
+ * never sends OPEN, RELEASE, OPENDIR or RELEASEDIR again: a Python start,
+ * which opens hundreds of files, then costs no round trip per file.  Reads
+ * and readdirs then come with no handle, and find their inode by number.
+ */
+static bool no_open;
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
+	          (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (no_open && !(fi->flags & (O_WRONLY | O_RDWR)))
+		fuse_reply_err(req, ENOSYS);
+	else
+		sqfs_ll_op_open(req, ino, fi);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (no_open)
+		fuse_reply_err(req, ENOSYS);
+	else
+		sqfs_ll_op_opendir(req, ino, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	sqfs_ll *ll = fuse_req_userdata(req);
+	sqfs_inode own, *inode = (sqfs_inode *)(intptr_t)fi->fh;
+	sqfs_off_t osize = (sqfs_off_t)size;
+	char *buf;
+
+	if (!inode) {
+		if (sqfs_ll_inode(ll, &own, ino) != SQFS_OK) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		inode = &own;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (sqfs_read_range(&ll->fs, inode, off, &osize, buf) != SQFS_OK)
+		fuse_reply_err(req, EIO);
+	else
+		fuse_reply_buf(req, buf, (size_t)osize);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	sqfs_ll_i own, *lli = (sqfs_ll_i *)(intptr_t)fi->fh;
+	sqfs_name namebuf;
+	sqfs_dir_entry entry;
+	sqfs_dir dir;
+	sqfs_err e = SQFS_OK;
+	struct stat st;
+	char *buf, *pos;
+
+	if (!lli) {
+		if (sqfs_ll_iget(req, &own, ino))
+			return;   /* replied */
+		lli = &own;
+	}
+	if (!S_ISDIR(lli->inode.base.mode)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (sqfs_dir_open(&lli->ll->fs, &lli->inode, &dir, off)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pos = buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	sqfs_dentry_init(&entry, namebuf);
+	while (sqfs_dir_next(&lli->ll->fs, &dir, &entry, &e)) {
+		size_t n;
+		st.st_ino = lli->ll->ino_fuse_num(lli->ll, &entry);
+		st.st_mode = sqfs_dentry_mode(&entry);
+		n = sqfs_ll_add_direntry(req, pos, size, sqfs_dentry_name(&entry), &st,
+		                         sqfs_dentry_next_offset(&entry));
+		if (n > size)
+			break;
+		pos += n;
+		size -= n;
+	}
+	if (e)
+		fuse_reply_err(req, EIO);
+	else
+		fuse_reply_buf(req, buf, (size_t)(pos - buf));
+	free(buf);
+}
+
 struct sif_fuse {
 	sqfs_ll ll;
 	struct fuse_session *se;
@@ -115,19 +227,20 @@ int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen)
 
 	memset(&ops, 0, sizeof(ops));
 	ops.getattr = sqfs_ll_op_getattr;
-	ops.opendir = sqfs_ll_op_opendir;
+	ops.opendir = op_opendir;
 	ops.releasedir = sqfs_ll_op_releasedir;
-	ops.readdir = sqfs_ll_op_readdir;
+	ops.readdir = op_readdir;
 	ops.lookup = op_lookup;
-	ops.open = sqfs_ll_op_open;
+	ops.open = op_open;
 	ops.create = sqfs_ll_op_create;
 	ops.release = sqfs_ll_op_release;
-	ops.read = sqfs_ll_op_read;
+	ops.read = op_read;
 	ops.readlink = sqfs_ll_op_readlink;
 	ops.listxattr = sqfs_ll_op_listxattr;
 	ops.getxattr = sqfs_ll_op_getxattr;
 	ops.forget = sqfs_ll_op_forget;
 	ops.statfs = stfs_ll_op_statfs;
+	ops.init = op_init;
 
 	f->se = fuse_session_new(&args, &ops, sizeof(ops), &f->ll);
 	if (!f->se) {
