@@ -63,6 +63,7 @@ struct sif_launch {
 	size_t nenv_set;
 
 	bool share;                 /* join or offer a live mount of the same root */
+	const char *share_tag;      /* --share-tag: meet under this name; options must match */
 	unsigned linger;            /* seconds the mount's holder outlives its last launch */
 
 	int verbose;                /* -v: trace each namespace and mount step */

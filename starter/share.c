@@ -59,11 +59,19 @@ static void put(struct fnv128 *c, const char *s)
 	}
 }
 
-int sif_share_name(const struct sif_launch *l, char name[SIF_SHARE_NAME_MAX])
+static void fnv_init(struct fnv128 *c)
 {
-	struct fnv128 ctx = {.h = ((unsigned __int128)0x6c62272e07bb0142ULL << 64) | 0x62b821756295c58dULL};
-	struct fnv128 *c = &ctx;
-	unsigned char md[16];
+	c->h = ((unsigned __int128)0x6c62272e07bb0142ULL << 64) | 0x62b821756295c58dULL;
+}
+
+static void fnv_hex(const struct fnv128 *c, char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", (unsigned)(unsigned char)(c->h >> (8 * (15 - i))));
+}
+
+static int put_image(struct fnv128 *c, const struct sif_launch *l)
+{
 	char buf[256];
 	struct stat st;
 
@@ -77,25 +85,56 @@ int sif_share_name(const struct sif_launch *l, char name[SIF_SHARE_NAME_MAX])
 	         (unsigned long long)l->image.offset);
 	put(c, buf);
 	put(c, l->sessiondir);
+	return 0;
+}
+
+/* Everything that shaped the root, as 32 hex digits. */
+static int shape_of(const struct sif_launch *l, char out[33])
+{
+	struct fnv128 c;
+	char buf[64];
+	int r;
+
+	fnv_init(&c);
+	if ((r = put_image(&c, l)) < 0)
+		return r;
 	snprintf(buf, sizeof(buf), "contain=%d tmp=%d fakeroot=%d", l->contain, l->private_tmp,
 	         l->fakeroot);
-	put(c, buf);
-	put(c, l->home_src);
-	put(c, l->home_dst);
-	put(c, l->host_cwd);
-	put(c, l->pwd);
+	put(&c, buf);
+	put(&c, l->home_src);
+	put(&c, l->home_dst);
+	put(&c, l->host_cwd);
+	put(&c, l->pwd);
 	for (size_t i = 0; i < l->nbinds; i++) {
-		put(c, l->binds[i].src);
-		put(c, l->binds[i].dst);
-		put(c, l->binds[i].ro ? "ro" : "rw");
+		put(&c, l->binds[i].src);
+		put(&c, l->binds[i].dst);
+		put(&c, l->binds[i].ro ? "ro" : "rw");
 	}
-	for (int i = 0; i < 16; i++)
-		md[i] = (unsigned char)(ctx.h >> (8 * (15 - i)));
+	fnv_hex(&c, out);
+	return 0;
+}
+
+int sif_share_name(const struct sif_launch *l, char name[SIF_SHARE_NAME_MAX])
+{
+	char hex[33];
+	int r, n;
+
+	if (l->share_tag) {
+		/* by tag: the image and the tag; the shape is checked on joining */
+		struct fnv128 c;
+		fnv_init(&c);
+		if ((r = put_image(&c, l)) < 0)
+			return r;
+		put(&c, "tag");
+		put(&c, l->share_tag);
+		fnv_hex(&c, hex);
+	} else if ((r = shape_of(l, hex)) < 0) {
+		return r;
+	}
 	/* abstract namespace: name[0] is NUL */
 	memset(name, 0, SIF_SHARE_NAME_MAX);
-	int n = snprintf(name + 1, SIF_SHARE_NAME_MAX - 1, "sif-%u-", (unsigned)l->uid);
-	for (int i = 0; i < 16 && n + 2 < SIF_SHARE_NAME_MAX - 1; i++, n += 2)
-		snprintf(name + 1 + n, 3, "%02x", md[i]);
+	n = snprintf(name + 1, SIF_SHARE_NAME_MAX - 1, "sif-%u-%s%s", (unsigned)l->uid,
+	             l->share_tag ? "t-" : "", hex);
 	return 1 + n;   /* the address length */
 }
 
@@ -148,7 +187,7 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 	struct sockaddr_un a;
 	char name[SIF_SHARE_NAME_MAX];
 	char cbuf[CMSG_SPACE(2 * sizeof(int))];
-	char cwd[PATH_MAX + 1];
+	char cwd[PATH_MAX + 40];
 	struct iovec iov = {.iov_base = cwd, .iov_len = sizeof(cwd) - 1};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 	                   .msg_controllen = sizeof(cbuf)};
@@ -173,9 +212,23 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 	do {
 		n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
-	if (n <= 0)
+	if (n <= 32)
 		goto none;   /* the holder was just ending: set up a new one */
 	cwd[n] = '\0';
+	char shape[33];
+	if (shape_of(l, shape) < 0 || memcmp(cwd, shape, 32) != 0) {
+		/* only with a tag can the same name hold another root */
+		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+					close(((int *)CMSG_DATA(cm))[i]);
+		close(fd);
+		return sif_err_advise(err, EINVAL, "--share-tag %s: the launch holding this tag "
+		                      "used other options (binds, home, working directory, "
+		                      "--contain, --fakeroot, --pwd): use the same ones, another "
+		                      "tag, or --no-share", l->share_tag ? l->share_tag : "");
+	}
+	memmove(cwd, cwd + 32, (size_t)n - 32 + 1);
 	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -233,11 +286,14 @@ none:
 
 int sif_share_publish(struct sif_session *s, struct sif_err *err)
 {
-	char msg[PATH_MAX + 2];
-	int n = snprintf(msg, sizeof(msg), "R%s", s->cwd);
+	char msg[PATH_MAX + 40], shape[33];
+	int n;
 
 	if (s->member_fd < 0)
 		return 0;
+	if (shape_of(s->l, shape) < 0)
+		return sif_err_set(err, EIO, "describe the root for sharing: %s", strerror(errno));
+	n = snprintf(msg, sizeof(msg), "R%s%s", shape, s->cwd);
 	if (send(s->member_fd, msg, (size_t)n, MSG_NOSIGNAL) != n)
 		return sif_err_set(err, errno, "tell the image server the root is ready: %s",
 		                   strerror(errno));
@@ -283,7 +339,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, const char *name, int namel
                     unsigned linger)
 {
 	struct pollfd *p = calloc(MAX_MEMBERS + 2, sizeof(*p));
-	char cwd[PATH_MAX + 2] = "";
+	char cwd[PATH_MAX + 40] = "";   /* "R", the root's shape, its cwd */
 	int nmembers = 1, lfd = -1;
 	long deadline = -1;
 	bool ready = false;
@@ -330,7 +386,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, const char *name, int namel
 			}
 		}
 		for (int i = 2; i < 2 + nmembers; i++) {
-			char buf[PATH_MAX + 2];
+			char buf[PATH_MAX + 40];
 			ssize_t n;
 			if (!p[i].revents)
 				continue;

@@ -41,6 +41,8 @@ extern char **environ;
 	"  -H, --home SRC[:DST]  bind SRC as the home directory (default: yours)\n" \
 	"      --no-home         do not bind a home directory\n" \
 	"      --no-share        neither join nor offer a live mount of the image\n" \
+	"      --share-tag NAME  launches with this tag share one mount; their options\n" \
+	"                        must match (MPI ranks of one job on one node)\n" \
 	"  -v, --verbose         trace each namespace and mount step (also --debug)\n" \
 	"  -h, --help            show this help\n" \
 	"\n" \
@@ -166,6 +168,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		{"home", required_argument, NULL, 'H'},
 		{"no-home", no_argument, NULL, 'N'},
 		{"no-share", no_argument, NULL, 'S'},
+		{"share-tag", required_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -265,6 +268,13 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		}
 		case 'N': no_home = true; break;
 		case 'S': no_share = true; break;
+		case 'T':
+			if (!*optarg) {
+				sif_err_set(&err, EINVAL, "--share-tag: give a name");
+				goto fail;
+			}
+			l.share_tag = optarg;
+			break;
 		case 'v': l.verbose++; break;
 		case 'h':
 			cli_usage(stdout, cmd);
@@ -289,6 +299,11 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	if (!cfg.mount_tmp)
 		l.private_tmp = true;
 	/* a writable root is each launch's own; everything else may be shared */
+	if (l.share_tag && (no_share || l.writable_tmpfs)) {
+		sif_err_set(&err, EINVAL, "--share-tag contradicts %s: choose one",
+		            no_share ? "--no-share" : "--writable-tmpfs");
+		goto fail;
+	}
 	l.share = !no_share && !l.writable_tmpfs;
 	l.linger = cfg.linger;
 	if (!home_given && !no_home && access(l.home_src, F_OK) < 0) {

@@ -340,6 +340,16 @@ if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev
 		ok "a --pid launch joins and still gets its own /proc" || not_ok "--pid joiner" "$OUT $ERR"
 	run "$SIF" exec -v -B "$TMP/data:/data" "$IMG" true
 	! grep -q 'joined' <<<"$ERR" && ok "other options (a bind) do not join" || not_ok "joined with other options" "$ERR"
+	# --share-tag: launches meet under a name (MPI ranks); options must match
+	"$SIF" exec --share-tag rank-test "$IMG" sh -c 'echo ready; sleep 3' >"$TMP/tag" 2>&1 &
+	tagged=$!
+	for i in $(seq 100); do grep -q ready "$TMP/tag" && break; sleep 0.1; done
+	run "$SIF" exec -v --share-tag rank-test "$IMG" cat /etc/motd
+	grep -q 'joined the live mount sif-[0-9]*-t-' <<<"$ERR" && [ "$OUT" = "image file" ] &&
+		ok "--share-tag: a second launch with the tag joins" || not_ok "--share-tag join" "$OUT $ERR"
+	expect_fail "--share-tag with other options: a clear error" "$SIF" exec --share-tag rank-test -B "$TMP/data:/data" "$IMG" true
+	grep -q 'used other options' <<<"$ERR" && ok "  ... that names the cause" || not_ok "tag mismatch message" "$ERR"
+	wait $tagged
 	# the first launch dies by kill -9: a member that joined keeps working
 	"$SIF" exec "$IMG" sh -c 'echo ready; sleep 2; cat /etc/motd' >"$TMP/second" 2>&1 &
 	second=$!
