@@ -73,17 +73,6 @@ int sif_env_set(struct sif_env *e, const char *name, const char *value)
 	return 0;
 }
 
-int sif_env_unset(struct sif_env *e, const char *name)
-{
-	ssize_t i = find(e, name, strlen(name));
-	if (i < 0)
-		return 0;
-	free(e->v[i]);
-	memmove(&e->v[i], &e->v[i + 1], (e->n - (size_t)i) * sizeof(*e->v));
-	e->n--;
-	return 0;
-}
-
 static bool valid_name(const char *s, size_t n)
 {
 	if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))

@@ -30,7 +30,6 @@ struct sif_env {
 void sif_env_init(struct sif_env *e);
 void sif_env_free(struct sif_env *e);
 int sif_env_set(struct sif_env *e, const char *name, const char *value);
-int sif_env_unset(struct sif_env *e, const char *name);
 const char *sif_env_get(const struct sif_env *e, const char *name);
 
 /* Parse one script: apply what it sets to E (host names in HOST keep their

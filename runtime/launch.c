@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "io.h"
 #include "launch.h"
 #include "sif.h"
 #include "sqsuper.h"
@@ -90,35 +91,43 @@ int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err 
 	return r;
 }
 
-/* The WorkingDir of the OCI image config a build stored in the SIF, as a
- * JSON object named oci-config.json (Apptainer's name): either the whole
- * image config ({"config": {"WorkingDir": ...}}) or its "config" part. */
-static char *oci_workdir(const struct sif_image *img)
+/* The JSON object named oci-config.json (where Apptainer stores the OCI
+ * image config): its place, for sif_image_workdir to read if asked. */
+static void find_oci_config(const struct sif_image *img, struct sif_image_ref *ref)
 {
 	for (size_t i = 0; i < img->ndescr; i++) {
 		const struct sif_descriptor *d = &img->descr[i];
-		char *buf;
-		json_t *root, *cfg, *wd;
-		char *out = NULL;
-
-		if (!d->used || d->datatype != SIF_DATA_GENERICJSON ||
-		    strcmp(d->name, "oci-config.json") != 0 || d->size <= 0 || d->size > (1 << 20))
-			continue;
-		buf = malloc((size_t)d->size);
-		if (!buf || sif_read_object(img, d, buf, (size_t)d->size, 0, NULL) < 0) {
-			free(buf);
-			return NULL;
+		if (d->used && d->datatype == SIF_DATA_GENERICJSON &&
+		    strcmp(d->name, "oci-config.json") == 0 && d->size > 0 && d->size <= (1 << 20)) {
+			ref->oci_config_off = (uint64_t)d->offset;
+			ref->oci_config_size = (uint64_t)d->size;
+			return;
 		}
-		root = json_loadb(buf, (size_t)d->size, 0, NULL);
-		free(buf);
-		cfg = json_is_object(json_object_get(root, "config")) ? json_object_get(root, "config") : root;
-		wd = json_object_get(cfg, "WorkingDir");
-		if (json_is_string(wd) && json_string_value(wd)[0] == '/')
-			out = strdup(json_string_value(wd));
-		json_decref(root);
-		return out;
 	}
-	return NULL;
+}
+
+char *sif_image_workdir(const struct sif_image_ref *ref)
+{
+	char *buf, *out = NULL;
+	json_t *root, *cfg, *wd;
+
+	if (ref->oci_config_size == 0)
+		return NULL;
+	buf = malloc(ref->oci_config_size);
+	if (!buf || sif_pread_full(ref->fd, buf, ref->oci_config_size,
+	                           (int64_t)ref->oci_config_off) < 0) {
+		free(buf);
+		return NULL;
+	}
+	/* the whole image config ({"config": {"WorkingDir": ...}}) or its "config" part */
+	root = json_loadb(buf, ref->oci_config_size, 0, NULL);
+	free(buf);
+	cfg = json_is_object(json_object_get(root, "config")) ? json_object_get(root, "config") : root;
+	wd = json_object_get(cfg, "WorkingDir");
+	if (json_is_string(wd) && json_string_value(wd)[0] == '/')
+		out = strdup(json_string_value(wd));
+	json_decref(root);
+	return out;
 }
 
 int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *err)
@@ -201,7 +210,7 @@ int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *
 		ref->size = (uint64_t)d->size;
 		snprintf(ref->arch, sizeof(ref->arch), "%s",
 		         strcmp(sif_arch_name(p.arch), "unknown") ? sif_arch_name(p.arch) : "");
-		ref->workdir = oci_workdir(&img);
+		find_oci_config(&img, ref);
 		if (p.fstype != SIF_FS_SQUASH) {
 			r = sif_err_set(err, SIF_EFORMAT, "the primary partition is %s, not squashfs "
 			                "(encrypted and ext3 images are not supported)",
@@ -227,7 +236,6 @@ void sif_image_close(struct sif_image_ref *ref)
 		close(ref->fd);
 	free(ref->path);
 	free(ref->realpath);
-	free(ref->workdir);
 	memset(ref, 0, sizeof(*ref));
 	ref->fd = -1;
 }

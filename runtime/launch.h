@@ -26,7 +26,7 @@ struct sif_image_ref {
 	int fd;                     /* O_CLOEXEC: the file, or the directory (O_PATH) */
 	uint64_t offset, size;      /* of the squashfs inside the file */
 	char arch[16];              /* Go name of the image's architecture, "" if unknown */
-	char *workdir;              /* the OCI config's WorkingDir (SIF), or NULL */
+	uint64_t oci_config_off, oci_config_size;  /* oci-config.json in a SIF, size 0 if none */
 };
 
 struct sif_bind {
@@ -77,6 +77,9 @@ int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err 
 /* Open and identify the image at PATH (SIF, squashfs or directory). */
 int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *err);
 void sif_image_close(struct sif_image_ref *ref);
+/* The WorkingDir of the image's OCI config (malloc'd), or NULL; read only
+ * when asked (sif run), not at every launch. */
+char *sif_image_workdir(const struct sif_image_ref *ref);
 
 /* Fill identity, home and cwd from the calling process. */
 int sif_launch_init(struct sif_launch *l, struct sif_err *err);

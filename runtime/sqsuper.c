@@ -55,9 +55,3 @@ int sif_sqsuper_read(int fd, int64_t off, uint64_t len, struct sif_sqsuper *sb, 
 		                   (unsigned long long)sb->bytes_used);
 	return 0;
 }
-
-const char *sif_sqsuper_compression_name(uint16_t c)
-{
-	static const char *const names[] = {"?", "gzip", "lzma", "lzo", "xz", "lz4", "zstd"};
-	return c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
-}

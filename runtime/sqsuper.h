@@ -20,6 +20,5 @@ struct sif_sqsuper {
 /* Read and check the superblock at OFF of fd, in a region of LEN bytes. */
 int sif_sqsuper_read(int fd, int64_t off, uint64_t len, struct sif_sqsuper *sb,
                      struct sif_err *err);
-const char *sif_sqsuper_compression_name(uint16_t c);
 
 #endif

@@ -180,7 +180,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	struct prepare_ctx pc = {0};
 	struct sif_config cfg;
 	bool home_given = false, no_home = false, user_binds = false, no_share = false;
-	char **pargv = NULL;
+	char **pargv = NULL, *workdir = NULL;
 	const char *bind_env;
 	int c, r, status = SIF_EXIT_FAILURE;
 
@@ -348,8 +348,8 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	l.argc = argc - optind - 1;
 	/* run starts in the image's WorkingDir (OCI config), unless --pwd; exec
 	 * keeps the caller's directory, as Apptainer does */
-	if (verb == SIF_VERB_RUN && !l.pwd && l.image.workdir)
-		l.pwd = l.image.workdir;
+	if (verb == SIF_VERB_RUN && !l.pwd)
+		l.pwd = workdir = sif_image_workdir(&l.image);
 
 	if (sif_preflight(&l, &err) < 0)
 		goto fail;
@@ -415,6 +415,7 @@ fail:
 	status = cli_fail(&err);
 out:
 	free(pargv);
+	free(workdir);
 	sif_env_free(&pc.env);
 	if (pc.sh_scripts) {
 		for (char **p = pc.sh_scripts; *p; p++)
