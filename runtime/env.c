@@ -99,7 +99,7 @@ static int dquoted(const char **p, char *out, size_t outlen)
 			break;
 		if (*s == '$' || *s == '`')
 			return -1;
-		if (*s == '\\' && strchr("\"\\$`", s[1]))
+		if (*s == '\\' && s[1] && strchr("\"\\$`", s[1]))
 			s++;
 		if (j + 1 >= outlen)
 			return -1;
@@ -227,7 +227,8 @@ int sif_env_apply_simple(struct sif_env *e, const struct sif_env *host, const ch
 	}
 	for (size_t i = 0; r == 0 && i < nsets; i++) {
 		bool is_path = strcmp(sets[i].name, "PATH") == 0;
-		if (sets[i].if_unset && sif_env_get(e, sets[i].name))
+		/* ${NAME:-v}: an empty value counts as unset, as in sh */
+		if (sets[i].if_unset && sif_env_get(e, sets[i].name) && *sif_env_get(e, sets[i].name))
 			continue;
 		if (!is_path && host && sif_env_get(host, sets[i].name))
 			continue;   /* the host's value wins */

@@ -164,6 +164,8 @@ int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
+		free(ref->path);
+		ref->path = NULL;
 		return sif_err_set(err, SIF_EFORMAT, "image %s: not a SIF file, squashfs file or "
 		                   "directory", path);
 	}
