@@ -463,6 +463,12 @@ static int copy_object_data(struct sif_image *img, const struct sif_object_input
 
 	if (in->size == 0)
 		return 0;
+	if (in->in_place) {
+		if (in->src_off != dst)
+			return sif_err_set(err, EINVAL, "object data was written at %lld, not at %lld",
+			                   (long long)in->src_off, (long long)dst);
+		return 0;
+	}
 	if (in->data) {
 		r = sif_pwrite_full(img->fd, in->data, (size_t)in->size, dst);
 	} else {
@@ -471,6 +477,15 @@ static int copy_object_data(struct sif_image *img, const struct sif_object_input
 	if (r < 0)
 		return sif_err_set(err, -r, "write object data: %s", strerror(-r));
 	return 0;
+}
+
+int64_t sif_next_offset(const struct sif_image *img, size_t align)
+{
+	int64_t end = img->hdr.dataoff + img->hdr.datasize;
+
+	if (!align)
+		align = SIF_PART_ALIGN;
+	return (end + (int64_t)align - 1) / (int64_t)align * (int64_t)align;
 }
 
 int sif_add_object(struct sif_image *img, const struct sif_object_input *in,
@@ -484,7 +499,7 @@ int sif_add_object(struct sif_image *img, const struct sif_object_input *in,
 
 	if (!img->writable)
 		return sif_err_set(err, EBADF, "image is open read-only");
-	if (in->size < 0 || (!in->data && in->size > 0 && in->src_fd < 0))
+	if (in->size < 0 || (!in->data && !in->in_place && in->size > 0 && in->src_fd < 0))
 		return sif_err_set(err, EINVAL, "object has no data source");
 	if (in->name && strlen(in->name) > SIF_NAME_LEN)
 		return sif_err_set(err, EINVAL, "object name longer than %d bytes", SIF_NAME_LEN);

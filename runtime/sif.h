@@ -144,7 +144,14 @@ struct sif_object_input {
 	int src_fd;
 	off_t src_off;
 	int64_t size;
+	/* or: the data was already written in place, at src_off, which must be
+	 * sif_next_offset() of the same alignment (a filesystem written
+	 * straight into the image) */
+	bool in_place;
 };
+
+/* Where sif_add_object would put the next object with ALIGN (0: 4096). */
+int64_t sif_next_offset(const struct sif_image *img, size_t align);
 /* Append an object; returns its ID (> 0) or a negative errno. */
 int sif_add_object(struct sif_image *img, const struct sif_object_input *in,
                    struct sif_err *err);

@@ -2,36 +2,50 @@
 /* sif inspect: what an image holds. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "launch.h"
+#include "resolve.h"
 #include "sif.h"
+#include "sqread.h"
 
 static const char usage[] =
-	"Usage: sif inspect --objects [--json] IMAGE\n"
+	"Usage: sif inspect [--json] IMAGE\n"
+	"       sif inspect --objects [--json] IMAGE\n"
 	"\n"
-	"Show what a SIF image holds.\n"
+	"Show what an image holds: its labels (/.singularity.d/labels.json, as\n"
+	"\"key: value\" lines), its environment scripts (env/10-docker2singularity.sh,\n"
+	"env/90-environment.sh and their like, as they are), its runscript, and for\n"
+	"a SIF file its architecture and the working directory of its OCI config.\n"
+	"IMAGE is a SIF file, a squashfs file or a directory; nothing is mounted or\n"
+	"run. Characters from the image that could drive a terminal are shown as '?'.\n"
 	"\n"
 	"Options:\n"
-	"  -o, --objects  the global header and one line per data object: ID, group,\n"
-	"                 link, position in the file and type (for partitions the\n"
-	"                 filesystem, partition type and architecture; '*System' marks\n"
-	"                 the primary partition), as Apptainer's 'siftool header' and\n"
-	"                 'siftool list' print them\n"
+	"  -o, --objects  instead, the SIF global header and one line per data object:\n"
+	"                 ID, group, link, position in the file and type (for\n"
+	"                 partitions the filesystem, partition type and architecture;\n"
+	"                 '*System' marks the primary partition), as Apptainer's\n"
+	"                 'siftool header' and 'siftool list' print them\n"
 	"  -j, --json     the same as one JSON document\n"
 	"  -h, --help     show this help\n"
 	"\n"
-	"Exit status: 0, or 255 when the image cannot be read or is not a valid SIF\n"
-	"file. See sif-inspect(1).\n";
+	"Files larger than 1 MiB are not shown. Exit status: 0 (also for an image\n"
+	"without /.singularity.d), or 255 when the image cannot be read or is not a\n"
+	"valid SIF, squashfs or directory image. See sif-inspect(1).\n";
 
 /* Bytes from an image are shown, never interpreted: replace anything that
  * is not printable ASCII so a hostile name cannot drive the terminal. */
@@ -309,6 +323,488 @@ static int print_json(const struct sif_image *img, const char *path)
 	return 0;
 }
 
+/* ---- what the image holds: /.singularity.d ------------------------------- */
+
+#define META_MAX (1 << 20)   /* larger files are not shown */
+
+/* The environment scripts shown, as Apptainer's inspect shows them. */
+static const char *const env_files[] = {
+	"10-docker.sh", "10-docker2singularity.sh", "90-environment.sh", "91-environment.sh",
+};
+#define NENV (sizeof(env_files) / sizeof(env_files[0]))
+
+struct meta {
+	const char *format;           /* "sif", "squashfs", "directory" */
+	const char *arch;             /* Go name, or NULL */
+	char *workdir;                /* WorkingDir of oci-config.json, or NULL */
+	bool has_sd;                  /* /.singularity.d is a directory */
+	char *labels_text;            /* labels.json as read, or NULL */
+	size_t labels_len;
+	json_t *labels;               /* its labels, keys sorted; NULL if not an object */
+	char *env[NENV];
+	size_t env_len[NENV];
+	char *runscript;
+	size_t runscript_len;
+	/* why a file there is not shown (NULL: shown, or not there) */
+	const char *labels_why, *env_why[NENV], *runscript_why;
+	char **warnings;              /* problems with single files */
+	size_t nwarnings;
+};
+
+static void meta_free(struct meta *m)
+{
+	free(m->workdir);
+	free(m->labels_text);
+	json_decref(m->labels);
+	for (size_t i = 0; i < NENV; i++)
+		free(m->env[i]);
+	free(m->runscript);
+	for (size_t i = 0; i < m->nwarnings; i++)
+		free(m->warnings[i]);
+	free(m->warnings);
+}
+
+__attribute__((format(printf, 2, 3)))
+static int meta_warn(struct meta *m, const char *fmt, ...)
+{
+	char **nw = realloc(m->warnings, (m->nwarnings + 1) * sizeof(*nw));
+	va_list ap;
+	int r;
+
+	if (!nw)
+		return -ENOMEM;
+	m->warnings = nw;
+	va_start(ap, fmt);
+	r = vasprintf(&m->warnings[m->nwarnings], fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	m->nwarnings++;
+	return 0;
+}
+
+/* Where the image's files are read from. */
+struct reader {
+	const struct sif_image_ref *ref;
+	struct sif_sq *sq;            /* SIF and squashfs images */
+};
+
+/* PATH of the image, at most META_MAX bytes: 0 or -errno. */
+static int reader_read(struct reader *rd, const char *path, char **data, size_t *len)
+{
+	struct sif_err e;
+	int r;
+
+	if (rd->sq)
+		return sif_sq_read(rd->sq, path, META_MAX, data, len);
+	/* a directory: resolved inside it, never through a link out of it */
+	r = sif_read_in_root(rd->ref->fd, path, META_MAX + 1, data, len, &e);
+	if (r == 0 && *len > META_MAX) {
+		free(*data);
+		*data = NULL;
+		return -EFBIG;
+	}
+	return r < 0 ? -e.code : 0;
+}
+
+/* Is PATH of the image a directory (links followed inside it)? 1, 0 or -errno. */
+static int reader_is_dir(struct reader *rd, const char *path)
+{
+	struct sif_err e;
+	struct stat st;
+	uint32_t mode;
+	int fd, r;
+
+	if (rd->sq) {
+		r = sif_sq_mode(rd->sq, path, true, &mode);
+		return r < 0 ? r : S_ISDIR(mode);
+	}
+	fd = sif_resolve(rd->ref->fd, path, SIF_RESOLVE_EXISTING, true, NULL, 0, &e);
+	if (fd < 0)
+		return -e.code;
+	r = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode);
+	close(fd);
+	return r;
+}
+
+/* Read PATH for META: 0 with *DATA (NULL when absent), or a fatal -errno
+ * (ERR filled); other problems become warnings, and *WHY says in short why
+ * the file is not shown. */
+static int read_one(struct reader *rd, struct meta *m, const char *path, char **data, size_t *len,
+                    const char **why, struct sif_err *err)
+{
+	int r = reader_read(rd, path, data, len);
+
+	*why = NULL;
+	switch (r) {
+	case 0:
+		return 0;
+	case -ENOENT:
+		*data = NULL;
+		return 0;
+	case -EBADMSG:
+		return sif_err_advise(err, EBADMSG, "image %s: its squashfs filesystem is damaged "
+		                      "(reading %s): copy the image again or rebuild it",
+		                      rd->ref->path, path);
+	case -ENOMEM:
+		return sif_err_set(err, ENOMEM, "out of memory");
+	case -EFBIG:
+		*why = "larger than 1 MiB";
+		r = meta_warn(m, "%s is larger than 1 MiB: not shown", path);
+		break;
+	case -EISDIR:
+		*why = "a directory";
+		r = meta_warn(m, "%s is a directory, not a file: not shown", path);
+		break;
+	case -EINVAL:
+		*why = "not a regular file";
+		r = meta_warn(m, "%s is not a regular file: not shown", path);
+		break;
+	default:
+		*why = strerror(-r);
+		r = meta_warn(m, "%s: %s: not shown", path, strerror(-r));
+	}
+	*data = NULL;
+	return r < 0 ? sif_err_set(err, ENOMEM, "out of memory") : 0;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* labels.json: a JSON object (keys sorted), null (no labels), or anything
+ * else, which is shown as text with a warning. */
+static int parse_labels(struct meta *m)
+{
+	json_error_t je;
+	json_t *j = json_loadb(m->labels_text, m->labels_len, 0, &je);
+	const char **keys;
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	if (!j)
+		return meta_warn(m, "/.singularity.d/labels.json is not valid JSON (line %d: %s): "
+		            "shown as text", je.line, je.text);
+	if (json_is_null(j)) {   /* what Apptainer writes for an image without labels */
+		json_decref(j);
+		m->labels = json_object();
+		return m->labels ? 0 : -ENOMEM;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return meta_warn(m, "/.singularity.d/labels.json is not a JSON object: shown as text");
+	}
+	keys = malloc((json_object_size(j) + 1) * sizeof(*keys));
+	m->labels = json_object();
+	if (!keys || !m->labels) {
+		free(keys);
+		json_decref(j);
+		return -ENOMEM;
+	}
+	json_object_foreach(j, k, v)
+		keys[n++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_keys);
+	for (size_t i = 0; i < n; i++)
+		json_object_set(m->labels, keys[i], json_object_get(j, keys[i]));
+	free(keys);
+	json_decref(j);
+	return 0;
+}
+
+static int read_meta(const struct sif_image_ref *ref, struct meta *m, struct sif_err *err)
+{
+	struct reader rd = {.ref = ref};
+	char path[128];
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	m->format = ref->kind == SIF_IMAGE_SIF ? "sif"
+	          : ref->kind == SIF_IMAGE_SQUASHFS ? "squashfs" : "directory";
+	m->arch = ref->arch[0] ? ref->arch : NULL;
+	m->workdir = sif_image_workdir(ref);
+	if (ref->kind != SIF_IMAGE_DIR) {
+		r = sif_sq_open(&rd.sq, ref->fd, ref->offset);
+		if (r == -ENOTSUP)
+			return sif_err_set(err, ENOTSUP, "image %s: its squashfs (version or "
+			                   "compression) cannot be read by libsquashfuse", ref->path);
+		if (r == -ENOMEM)
+			return sif_err_set(err, ENOMEM, "out of memory");
+		if (r < 0)
+			return sif_err_advise(err, -r, "image %s: its squashfs filesystem cannot be read: "
+			                      "copy the image again or rebuild it", ref->path);
+	}
+	r = reader_is_dir(&rd, "/.singularity.d");
+	if (r == -EBADMSG) {
+		r = sif_err_advise(err, EBADMSG, "image %s: its squashfs filesystem is damaged "
+		                   "(reading /.singularity.d): copy the image again or rebuild it",
+		                   ref->path);
+		goto out;
+	}
+	if (r == -ENOMEM) {
+		r = sif_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	m->has_sd = r == 1;
+	r = 0;
+	if (!m->has_sd)
+		goto out;
+
+	r = read_one(&rd, m, "/.singularity.d/labels.json", &m->labels_text, &m->labels_len,
+	             &m->labels_why, err);
+	if (r == 0 && m->labels_text && parse_labels(m) < 0)
+		r = sif_err_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < NENV; i++) {
+		snprintf(path, sizeof(path), "/.singularity.d/env/%s", env_files[i]);
+		r = read_one(&rd, m, path, &m->env[i], &m->env_len[i], &m->env_why[i], err);
+	}
+	if (r == 0)
+		r = read_one(&rd, m, "/.singularity.d/runscript", &m->runscript, &m->runscript_len,
+		             &m->runscript_why, err);
+out:
+	sif_sq_close(rd.sq);
+	return r;
+}
+
+/* Text from the image, for a terminal: printable ASCII, tabs, newlines when
+ * MULTILINE, and well-formed UTF-8 as they are; every other byte, C1
+ * controls and the invisible characters that reorder or hide text
+ * (bidirectional overrides, zero-width, BOM) as '?'. */
+static void put_sanitized(FILE *f, const char *s, size_t len, bool multiline)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p;
+		size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
+		         : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+		uint32_t cp = n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+		bool ok = n > 0 && (size_t)(end - p) >= n;
+
+		if (n == 1) {
+			fputc((c >= 0x20 && c < 0x7f) || c == '\t' || (c == '\n' && multiline)
+			      ? (int)c : '?', f);
+			p++;
+			continue;
+		}
+		for (size_t i = 1; ok && i < n; i++) {
+			ok = (p[i] & 0xc0) == 0x80;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		ok = ok && !(n == 3 && cp < 0x800) && !(n == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
+		     !(cp >= 0xd800 && cp <= 0xdfff);
+		if (!ok) {
+			fputc('?', f);
+			p++;
+			continue;
+		}
+		if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200f) ||
+		    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) ||
+		    cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb))
+			fputc('?', f);
+		else
+			fwrite(p, 1, n, f);
+		p += n;
+	}
+}
+
+static void put_line(FILE *f, const char *s)
+{
+	put_sanitized(f, s, strlen(s), false);
+}
+
+/* A file's text, ending in a newline. */
+static void put_file(FILE *f, const char *s, size_t len)
+{
+	put_sanitized(f, s, len, true);
+	if (len == 0 || s[len - 1] != '\n')
+		fputc('\n', f);
+}
+
+static void print_meta_text(const struct sif_image_ref *ref, const struct meta *m)
+{
+	bool any_env = false;
+
+	if (m->arch)
+		printf("Architecture: %s\n", m->arch);
+	if (m->workdir) {
+		fputs("Working directory: ", stdout);
+		put_line(stdout, m->workdir);
+		fputc('\n', stdout);
+	}
+	if (!m->has_sd) {
+		if (m->arch || m->workdir)
+			putchar('\n');
+		fputs("No /.singularity.d in ", stdout);
+		put_line(stdout, ref->path);
+		fputs(": it has no labels, environment scripts or runscript (it was not made by "
+		      "sif build or Apptainer)\n", stdout);
+		return;
+	}
+	if (m->arch || m->workdir)
+		putchar('\n');
+
+	puts("=== Labels (/.singularity.d/labels.json) ===");
+	if (m->labels) {
+		const char *k;
+		json_t *v;
+		if (json_object_size(m->labels) == 0)
+			puts("(none)");
+		json_object_foreach(m->labels, k, v) {
+			put_line(stdout, k);
+			fputs(": ", stdout);
+			if (json_is_string(v)) {
+				put_sanitized(stdout, json_string_value(v), json_string_length(v), false);
+			} else {
+				char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+				if (t)
+					put_line(stdout, t);
+				free(t);
+			}
+			fputc('\n', stdout);
+		}
+	} else if (m->labels_text) {
+		put_file(stdout, m->labels_text, m->labels_len);
+	} else if (m->labels_why) {
+		printf("(not shown: %s)\n", m->labels_why);
+	} else {
+		puts("(none)");
+	}
+
+	for (size_t i = 0; i < NENV; i++) {
+		if (!m->env[i] && !m->env_why[i])
+			continue;
+		printf("\n=== Environment (/.singularity.d/env/%s) ===\n", env_files[i]);
+		if (m->env[i])
+			put_file(stdout, m->env[i], m->env_len[i]);
+		else
+			printf("(not shown: %s)\n", m->env_why[i]);
+		any_env = true;
+	}
+	if (!any_env)
+		puts("\n=== Environment ===\n(none)");
+
+	puts("\n=== Runscript (/.singularity.d/runscript) ===");
+	if (m->runscript)
+		put_file(stdout, m->runscript, m->runscript_len);
+	else if (m->runscript_why)
+		printf("(not shown: %s)\n", m->runscript_why);
+	else
+		puts("(none: 'sif run' refuses this image)");
+}
+
+/* A JSON string of a file's bytes: as they are when valid UTF-8 (the
+ * document is written in ASCII, so nothing reaches a terminal raw), else
+ * with the bytes that are not printable ASCII as '?'. */
+static json_t *json_text(const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	char *buf;
+
+	if (j)
+		return j;
+	buf = malloc(len + 1);
+	if (!buf)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		buf[i] = (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t' ? (char)c : '?';
+	}
+	j = json_stringn(buf, len);
+	free(buf);
+	return j;
+}
+
+static json_t *json_or_null(const char *s, size_t len)
+{
+	return s ? json_text(s, len) : json_null();
+}
+
+static int print_meta_json(const struct sif_image_ref *ref, const struct meta *m)
+{
+	json_t *root, *env = json_object(), *warnings = json_array();
+	int r;
+
+	for (size_t i = 0; env && i < NENV; i++)
+		if (m->env[i])
+			json_object_set_new(env, env_files[i], json_text(m->env[i], m->env_len[i]));
+	for (size_t i = 0; warnings && i < m->nwarnings; i++)
+		json_array_append_new(warnings, json_text(m->warnings[i], strlen(m->warnings[i])));
+	root = json_pack("{s:o,s:s,s:o,s:o,s:b,s:O?,s:o,s:o,s:o}",
+	                 "path", json_text(ref->path, strlen(ref->path)),
+	                 "format", m->format,
+	                 "architecture", m->arch ? json_string(m->arch) : json_null(),
+	                 "workdir", json_or_null(m->workdir, m->workdir ? strlen(m->workdir) : 0),
+	                 "singularity_d", m->has_sd,
+	                 "labels", m->labels,
+	                 "environment", env,
+	                 "runscript", json_or_null(m->runscript, m->runscript_len),
+	                 "warnings", warnings);
+	if (root && !m->labels && m->labels_text)
+		json_object_set_new(root, "labels_text", json_text(m->labels_text, m->labels_len));
+	if (!root)
+		return cli_failf("inspect: cannot build the JSON document (out of memory?)");
+	r = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	json_decref(root);
+	if (r < 0)
+		return cli_failf("inspect: cannot write to standard output");
+	putchar('\n');
+	return fflush(stdout) == 0 ? 0 : cli_failf("inspect: cannot write to standard output");
+}
+
+static int inspect_meta(const char *path, bool json)
+{
+	struct sif_image_ref ref;
+	struct sif_err err = {0};
+	struct meta m;
+	int r;
+
+	if (sif_image_open(&ref, path, &err) < 0) {
+		struct sif_image img;
+		struct sif_err e2;
+		/* safe after any failure, and frees what some failures leave */
+		sif_image_close(&ref);
+		/* a valid SIF file without a squashfs system partition */
+		if (err.code == SIF_EFORMAT && sif_open(&img, path, O_RDONLY, &e2) == 0) {
+			char msg[sizeof(err.msg)];
+			bool none = !sif_primary_partition(&img);
+			sif_close(&img);
+			snprintf(msg, sizeof(msg), "%s", err.msg);
+			if (none)
+				sif_err_advise(&err, SIF_EFORMAT, "image %s: no primary system partition, "
+				               "so no container filesystem to inspect; 'sif inspect --objects "
+				               "%s' shows what it holds", path, path);
+			else
+				sif_err_advise(&err, SIF_EFORMAT, "%s; 'sif inspect --objects %s' shows what "
+				               "it holds", msg, path);
+		}
+		return cli_fail(&err);
+	}
+	r = read_meta(&ref, &m, &err);
+	if (r < 0) {
+		meta_free(&m);
+		sif_image_close(&ref);
+		return cli_fail(&err);
+	}
+	for (size_t i = 0; i < m.nwarnings; i++) {
+		fputs("sif: warning: ", stderr);
+		put_line(stderr, path);
+		fputs(": ", stderr);
+		put_line(stderr, m.warnings[i]);
+		fputc('\n', stderr);
+	}
+	if (json) {
+		r = print_meta_json(&ref, &m);
+	} else {
+		print_meta_text(&ref, &m);
+		r = fflush(stdout) == 0 ? 0 : cli_failf("inspect: cannot write to standard output");
+	}
+	meta_free(&m);
+	sif_image_close(&ref);
+	return r;
+}
+
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -338,8 +834,7 @@ static int run(int argc, char **argv)
 		return cli_failf("inspect: %s: run 'sif help inspect'",
 		                 optind >= argc ? "name one IMAGE" : "name only one IMAGE");
 	if (!objects)
-		return cli_failf("inspect: say what to show: --objects (an image's labels, environment "
-		                 "and runscript are shown once 'sif build' writes them)");
+		return inspect_meta(argv[optind], json);
 
 	r = sif_open(&img, argv[optind], O_RDONLY, &err);
 	if (r < 0)
@@ -356,7 +851,7 @@ static int run(int argc, char **argv)
 
 const struct sif_command sif_cmd_inspect = {
 	.name = "inspect",
-	.summary = "show what a SIF image holds (--objects: header and data objects)",
+	.summary = "show an image's labels, environment and runscript (--objects: SIF objects)",
 	.usage = usage,
 	.run = run,
 };

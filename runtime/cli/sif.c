@@ -8,63 +8,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <unistd.h>
+
 #include "cli.h"
+
+/* "sif build" runs the image tool, which links what the launcher does not
+ * load (libarchive, libsquashfs, libcrypto).  SIF_LIBEXECDIR points an
+ * uninstalled build tree at its own sif-build. */
+static int run_image_tool(int argc, char **argv)
+{
+	const char *dir = getenv("SIF_LIBEXECDIR");
+	char path[PATH_MAX], **nargv;
+
+	if (!dir || !*dir)
+		dir = SIF_LIBEXECDIR;
+	if ((size_t)snprintf(path, sizeof(path), "%s/sif-build", dir) >= sizeof(path))
+		return cli_failf("%s: SIF_LIBEXECDIR is too long: unset it", argv[0]);
+	nargv = calloc((size_t)argc + 2, sizeof(*nargv));
+	if (!nargv)
+		return cli_failf("%s: out of memory", argv[0]);
+	nargv[0] = (char *)"sif-build";
+	for (int i = 0; i < argc; i++)
+		nargv[i + 1] = argv[i];
+	execv(path, nargv);
+	free(nargv);
+	return cli_failf("%s: cannot run %s: %s; reinstall sif, or set SIF_LIBEXECDIR to the "
+	                 "directory that holds sif-build", argv[0], path, strerror(errno));
+}
+
+static const struct sif_command sif_cmd_build_tool = {
+	.name = "build",
+	.summary = "make a SIF image from Docker/OCI layers, a directory or a squashfs",
+	.usage = NULL,   /* the image tool prints it */
+	.run = run_image_tool,
+};
 
 static const struct sif_command *const commands[] = {
 	&sif_cmd_exec,
 	&sif_cmd_run,
 	&sif_cmd_shell,
-	&sif_cmd_build,
+	&sif_cmd_build_tool,
 	&sif_cmd_inspect,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-int cli_failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("sif: error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return SIF_EXIT_FAILURE;
-}
-
-int cli_fail(const struct sif_err *err)
-{
-	const char *hint = "";
-
-	switch (err->code) {
-	case EBADMSG:
-		hint = "; the file is damaged or not what it should be: copy it again or rebuild it";
-		break;
-	case ENOENT:
-		hint = "; check the path";
-		break;
-	case EACCES:
-	case EPERM:
-		hint = "; check the permissions";
-		break;
-	case ENOSPC:
-	case EDQUOT:
-		hint = "; free some space or write elsewhere";
-		break;
-	case ENOMEM:
-		hint = "; free some memory and try again";
-		break;
-	}
-	/* a message that already says what to do keeps its own advice */
-	if (err->advised)
-		hint = "";
-	return cli_failf("%s%s", err->msg, hint);
-}
-
-void cli_usage(FILE *f, const struct sif_command *cmd)
-{
-	fputs(cmd->usage, f);
-}
 
 static void print_help(FILE *f)
 {
@@ -126,6 +113,8 @@ int main(int argc, char **argv)
 		cmd = find_command(argv[2]);
 		if (!cmd)
 			return cli_failf("help: unknown command '%s': run 'sif help' for the list", argv[2]);
+		if (!cmd->usage)
+			return cmd->run(2, (char *[]){argv[2], (char *)"--help", NULL});
 		cli_usage(stdout, cmd);
 		return 0;
 	}
