@@ -270,6 +270,19 @@ int sif_build_image(const char *out, enum img_kind kind, const char *spec,
                     const struct sif_build_opts *o, struct sif_err *err)
 {
 	struct img_source src;
+	int r = img_source_open(&src, kind, spec, o->arch, err);
+
+	if (r < 0)
+		return r;
+	r = sif_build_source(out, &src, o, err);
+	img_source_close(&src);
+	return r;
+}
+
+int sif_build_source(const char *out, const struct img_source *srcp,
+                     const struct sif_build_opts *o, struct sif_err *err)
+{
+	const struct img_source src = *srcp;
 	struct job j = {0};
 	struct progress p = {.on = o->progress};
 	struct layer_stats st = {0};
@@ -278,9 +291,6 @@ int sif_build_image(const char *out, enum img_kind kind, const char *spec,
 	int64_t t;
 	int r;
 
-	r = img_source_open(&src, kind, spec, o->arch, err);
-	if (r < 0)
-		return r;
 	t = o->have_time ? o->time : (src.created >= 0 ? src.created : 0);
 	arch = config_arch(src.config, src.config_len, o->arch, archbuf, sizeof(archbuf));
 	r = job_start(&j, out, arch, src.config, src.config_len, t, o, err);
@@ -314,7 +324,6 @@ out:
 		progress_line(&p, "");
 	}
 	job_free(&j, r < 0);
-	img_source_close(&src);
 	return r < 0 ? r : 0;
 }
 

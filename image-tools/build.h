@@ -29,6 +29,11 @@ int sif_build_squashfs(const char *out, const char *sqfs, const struct sif_build
 int sif_build_image(const char *out, enum img_kind kind, const char *spec,
                     const struct sif_build_opts *o, struct sif_err *err);
 
+/* Build OUT from an open image source (a registry pull fills one from its
+ * cache); the source stays open. */
+int sif_build_source(const char *out, const struct img_source *src,
+                     const struct sif_build_opts *o, struct sif_err *err);
+
 /* Build OUT from the directory tree ROOT (ownership, modes, times, hard
  * links and extended attributes as they are on disk). */
 int sif_build_dir(const char *out, const char *root, const struct sif_build_opts *o,

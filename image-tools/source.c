@@ -291,34 +291,50 @@ void img_index_free(struct img_index *ix)
 	ix->n = 0;
 }
 
+/* BUF as a JSON object of schemaVersion 2 whose mediaType, when it has
+ * one, is of kind WANT (WHAT in messages): *ROOT to decref, *MT or NULL. */
+static int parse_v2(const void *buf, size_t len, enum img_mtype want, const char *what,
+                    json_t **root, const char **mt, struct sif_err *err)
+{
+	char q[QMAX];
+	int r;
+
+	if ((r = json_parse(buf, len, root, err)) < 0)
+		return r;
+	if (!json_is_object(*root))
+		return sif_err_set(err, SIF_EFORMAT, "is not a JSON object");
+	if ((r = schema_version_2(*root, err)) < 0 ||
+	    (r = get_str(*root, "mediaType", "", false, mt, err)) < 0)
+		return r;
+	if (*mt && mtype_of(*mt) != want)
+		return sif_err_set(err, SIF_EFORMAT, "media type \"%s\" is not %s",
+		                   quote(q, sizeof(q), *mt), what);
+	return 0;
+}
+
+/* The array KEY of OBJ, or an error. */
+static int get_array(json_t *obj, const char *key, json_t **arr, struct sif_err *err)
+{
+	*arr = member(obj, key);
+	if (!json_is_array(*arr))
+		return sif_err_set(err, SIF_EFORMAT, "\"%s\" is %s", key,
+		                   *arr ? "not an array" : "missing");
+	return 0;
+}
+
 int img_parse_index(const void *buf, size_t len, struct img_index *ix, struct sif_err *err)
 {
 	json_t *root, *arr;
 	const char *mt;
-	char q[QMAX], ctx[48];
+	char ctx[48];
 	size_t n;
 	int r;
 
 	memset(ix, 0, sizeof(*ix));
-	if ((r = json_parse(buf, len, &root, err)) < 0)
-		return r;
-	if (!json_is_object(root)) {
-		r = sif_err_set(err, SIF_EFORMAT, "is not a JSON object");
+	root = NULL;
+	if ((r = parse_v2(buf, len, IMG_MT_INDEX, "an image index", &root, &mt, err)) < 0 ||
+	    (r = get_array(root, "manifests", &arr, err)) < 0)
 		goto out;
-	}
-	if ((r = schema_version_2(root, err)) < 0 ||
-	    (r = get_str(root, "mediaType", "", false, &mt, err)) < 0)
-		goto out;
-	if (mt && mtype_of(mt) != IMG_MT_INDEX) {
-		r = sif_err_set(err, SIF_EFORMAT, "media type \"%s\" is not an image index",
-		                quote(q, sizeof(q), mt));
-		goto out;
-	}
-	arr = member(root, "manifests");
-	if (!json_is_array(arr)) {
-		r = sif_err_set(err, SIF_EFORMAT, "\"manifests\" is %s", arr ? "not an array" : "missing");
-		goto out;
-	}
 	n = json_array_size(arr);
 	ix->m = calloc(n ? n : 1, sizeof(*ix->m));
 	if (!ix->m) {
@@ -489,20 +505,9 @@ int img_parse_manifest(const void *buf, size_t len, const char *media_type,
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	if ((r = json_parse(buf, len, &root, err)) < 0)
-		return r;
-	if (!json_is_object(root)) {
-		r = sif_err_set(err, SIF_EFORMAT, "is not a JSON object");
+	root = NULL;
+	if ((r = parse_v2(buf, len, IMG_MT_MANIFEST, "an image manifest", &root, &mt, err)) < 0)
 		goto out;
-	}
-	if ((r = schema_version_2(root, err)) < 0 ||
-	    (r = get_str(root, "mediaType", "", false, &mt, err)) < 0)
-		goto out;
-	if (mt && mtype_of(mt) != IMG_MT_MANIFEST) {
-		r = sif_err_set(err, SIF_EFORMAT, "media type \"%s\" is not an image manifest",
-		                quote(q, sizeof(q), mt));
-		goto out;
-	}
 	if (mt && media_type && strcmp(mt, media_type) != 0) {
 		r = sif_err_set(err, SIF_EFORMAT, "says it is \"%s\", but its descriptor says \"%s\"",
 		                quote(q, sizeof(q), mt), quote(q2, sizeof(q2), media_type));
@@ -528,11 +533,8 @@ int img_parse_manifest(const void *buf, size_t len, const char *media_type,
 		                (long long)m->config.size, IMG_MAX_JSON);
 		goto out;
 	}
-	arr = member(root, "layers");
-	if (!json_is_array(arr)) {
-		r = sif_err_set(err, SIF_EFORMAT, "\"layers\" is %s", arr ? "not an array" : "missing");
+	if ((r = get_array(root, "layers", &arr, err)) < 0)
 		goto out;
-	}
 	n = json_array_size(arr);
 	if (n > IMG_MAX_LAYERS) {
 		r = sif_err_set(err, SIF_EFORMAT, "%zu layers, more than the limit of %d", n,
