@@ -105,6 +105,20 @@ static int copy_data(struct scan *s, int fd, struct tree_inode *ino, struct sif_
 
 static int scan_dir(struct scan *s, int dfd, struct tree_node *dir, int depth, struct sif_err *err);
 
+/* The file opened is the one looked at (the tree may change under us). */
+static int same_file(struct scan *s, int fd, const struct stat *st, struct sif_err *err)
+{
+	struct stat now;
+
+	if (fstat(fd, &now) < 0)
+		return fail(s, errno, "stat", err);
+	if (now.st_dev != st->st_dev || now.st_ino != st->st_ino ||
+	    (now.st_mode & S_IFMT) != (st->st_mode & S_IFMT))
+		return sif_err_set(err, EAGAIN, "%s: changed while it was read; build again",
+		                   s->path);
+	return 0;
+}
+
 /* One entry NAME of the directory open as DFD. */
 static int scan_entry(struct scan *s, int dfd, struct tree_node *dir, const char *name,
                       int depth, struct sif_err *err)
@@ -179,6 +193,8 @@ static int scan_entry(struct scan *s, int dfd, struct tree_node *dir, const char
 			r = fail(s, errno, "open", err);
 			goto out;
 		}
+		if ((r = same_file(s, fd, &st, err)) < 0)
+			goto out;
 		if ((r = read_xattrs(s, fd, ino, err)) < 0)
 			goto out;
 		if (st.st_size == 0)
@@ -197,6 +213,8 @@ static int scan_entry(struct scan *s, int dfd, struct tree_node *dir, const char
 			r = fail(s, errno, "open directory", err);
 			goto out;
 		}
+		if ((r = same_file(s, fd, &st, err)) < 0)
+			goto out;
 		if ((r = read_xattrs(s, fd, ino, err)) < 0)
 			goto out;
 		r = scan_dir(s, fd, c, depth + 1, err);
@@ -220,7 +238,7 @@ static int by_name(const void *a, const void *b)
  * the order the filesystem lists them in. */
 static int scan_dir(struct scan *s, int dfd, struct tree_node *dir, int depth, struct sif_err *err)
 {
-	int fd = dup(dfd);
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	char **names = NULL;

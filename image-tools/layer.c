@@ -47,6 +47,8 @@
 #define IBUF_SIZE (1u << 20)
 #define MAX_NAME 256            /* squashfs directory entry names */
 #define MAX_PATH 4096
+#define XATTR_VALUE_MAX 65536
+#define XATTR_TOTAL_MAX (256u << 20)
 
 /* ---- the two-stage stream ------------------------------------------------ */
 
@@ -449,6 +451,7 @@ static void lmap_free(struct lmap *m)
 struct owed {
 	int32_t layer;
 	uint64_t ordinal;
+	int64_t size;                    /* what the first read saw */
 	struct tree_inode *ino;          /* held */
 };
 
@@ -469,14 +472,6 @@ static size_t owed_n;
 
 /* ---- applying entries ---------------------------------------------------- */
 
-static void drop_children(struct tree *t, struct tree_node *n)
-{
-	for (size_t i = 0; i < n->nslots; i++)
-		if (n->slots[i]) {
-			tree_remove(t, n->slots[i]);
-			i = (size_t)-1;     /* the table was reshuffled: start again */
-		}
-}
 
 static uint32_t entry_type(struct archive_entry *e)
 {
@@ -503,10 +498,42 @@ static int set_meta(struct apply *a, struct tree_inode *ino, struct archive_entr
 		if (strncmp(name, "user.", 5) != 0 && strncmp(name, "trusted.", 8) != 0 &&
 		    strncmp(name, "security.", 9) != 0)
 			continue;
+		/* Linux holds at most 64 KiB per value; all of them stay in
+		 * memory until the end, so the image's total is bounded too */
+		if (size > XATTR_VALUE_MAX || a->t->bytes + size > XATTR_TOTAL_MAX)
+			return -E2BIG;
 		if (tree_xattr_set(ino, name, val, size) < 0)
 			return -ENOMEM;
+		a->t->bytes += size;
 	}
 	return 0;
+}
+
+static int meta_fail(struct apply *a, int r, struct sif_err *err)
+{
+	if (r == -ERANGE)
+		return sif_err_set(err, SIF_EFORMAT, "layer %d: \"%s\": owner out of range",
+		                   (int)a->idx + 1, a->path);
+	if (r == -E2BIG)
+		return sif_err_set(err, SIF_EFORMAT, "layer %d: \"%s\": extended attributes larger "
+		                   "than Linux allows, or too many of them", (int)a->idx + 1, a->path);
+	return sif_err_set(err, ENOMEM, "out of memory");
+}
+
+/* The target of the symbolic link E, checked. */
+static int link_target(struct apply *a, struct archive_entry *e, char **out, struct sif_err *err)
+{
+	const char *t = archive_entry_symlink(e);
+
+	if (!t || !*t)
+		return sif_err_set(err, SIF_EFORMAT, "layer %d: symbolic link \"%s\" has no target",
+		                   (int)a->idx + 1, a->path);
+	if (strlen(t) >= MAX_PATH)
+		return sif_err_set(err, SIF_EFORMAT, "layer %d: symbolic link \"%s\": target too "
+		                   "long", (int)a->idx + 1, a->path);
+	free(*out);
+	*out = strdup(t);   /* stored verbatim, never followed */
+	return *out ? 0 : sif_err_set(err, ENOMEM, "out of memory");
 }
 
 /* Stream the data of the current entry of A's tar into INO. */
@@ -568,6 +595,8 @@ static int walk_parents(struct apply *a, bool placeholder, struct tree_node **di
 	struct tree_node *dir = a->t->root;
 	char *p = a->path, *slash;
 
+	if (dir->opaque_below > a->idx)
+		return HIDDEN;   /* a higher layer made the root opaque */
 	while ((slash = strchr(p, '/'))) {
 		struct tree_node *c;
 		*slash = '\0';
@@ -672,7 +701,7 @@ static int define(struct apply *a, struct tree_node *c, struct archive_entry *e,
 		link->nlink++;
 		c->layer = a->idx;
 		c->implicit = false;
-		drop_children(a->t, c);
+		tree_remove_children(a->t, c);
 		return 0;
 	}
 	if (type == S_IFDIR && c->inode && S_ISDIR(c->inode->mode)) {
@@ -687,28 +716,17 @@ static int define(struct apply *a, struct tree_node *c, struct archive_entry *e,
 			a->t->ninodes++;
 		c->inode = ino;
 		if (type != S_IFDIR)
-			drop_children(a->t, c);
+			tree_remove_children(a->t, c);
 	}
 	c->layer = a->idx;
 	c->implicit = false;
-	if (set_meta(a, ino, e) < 0)
-		return sif_err_set(err, ENOMEM, "layer %d: %s: owner out of range or out of memory",
-		                   (int)a->idx + 1, a->path);
+	if ((r = set_meta(a, ino, e)) < 0)
+		return meta_fail(a, r, err);
 	switch (type) {
-	case S_IFLNK: {
-		const char *t = archive_entry_symlink(e);
-		if (!t || !*t)
-			return sif_err_set(err, SIF_EFORMAT, "layer %d: symbolic link \"%s\" has no target",
-			                   (int)a->idx + 1, a->path);
-		if (strlen(t) >= MAX_PATH)
-			return sif_err_set(err, SIF_EFORMAT, "layer %d: symbolic link \"%s\": target too "
-			                   "long", (int)a->idx + 1, a->path);
-		free(ino->target);
-		ino->target = strdup(t);   /* stored verbatim, never followed */
-		if (!ino->target)
-			return sif_err_set(err, ENOMEM, "out of memory");
+	case S_IFLNK:
+		if ((r = link_target(a, e, &ino->target, err)) < 0)
+			return r;
 		break;
-	}
 	case S_IFCHR:
 	case S_IFBLK:
 		ino->rdev_major = (uint32_t)archive_entry_rdevmajor(e);
@@ -741,9 +759,11 @@ static int apply_entry(struct apply *a, struct archive_entry *e, uint64_t ordina
 	strcpy(a->path, name);
 	if ((r = normalize(a->path, "entry", a->idx, err)) < 0)
 		return r;
-	if (archive_entry_sparse_count(e) > 0 && type != S_IFREG)
-		return sif_err_set(err, SIF_EFORMAT, "layer %d: %s: sparse non-file", (int)a->idx + 1,
-		                   a->path);
+	/* the OCI spec says layers should not hold sparse files, and holes
+	 * would let a few bytes claim terabytes of zeros */
+	if (archive_entry_sparse_count(e) > 0)
+		return sif_err_set(err, SIF_EFORMAT, "layer %d: \"%s\" is a sparse file, which image "
+		                   "layers must not hold", (int)a->idx + 1, a->path);
 
 	if (hl) {
 		struct lrec *rec;
@@ -815,7 +835,12 @@ static int apply_entry(struct apply *a, struct archive_entry *e, uint64_t ordina
 				                   (int)a->idx + 1, a->path,
 				                   type == S_IFLNK ? "symbolic link" : "non-directory");
 		} else if (c->layer > a->idx) {
-			goto hidden;                   /* a higher layer's directory */
+			/* a higher layer's directory; if this layer makes the path
+			 * a non-directory, nothing below this layer survives
+			 * beneath it (dir -> symlink -> dir across three layers) */
+			if (type != S_IFDIR && c->opaque_below < a->idx)
+				c->opaque_below = a->idx;
+			goto hidden;
 		} else if (type != S_IFDIR) {
 			return sif_err_set(err, SIF_EFORMAT, "layer %d: \"%s\" is both a directory and "
 			                   "a non-directory", (int)a->idx + 1, a->path);
@@ -840,33 +865,35 @@ hidden:
 	if (!detached)
 		return sif_err_set(err, ENOMEM, "out of memory");
 	detached->nlink = 0;
-	if (set_meta(a, detached, e) < 0) {
-		free(detached);
-		return sif_err_set(err, ENOMEM, "layer %d: %s: owner out of range or out of memory",
-		                   (int)a->idx + 1, a->path);
+	detached->holds = 1;   /* ours until the map holds it */
+	r = set_meta(a, detached, e);
+	if (r < 0)
+		r = meta_fail(a, r, err);
+	else if (type == S_IFLNK)
+		r = link_target(a, e, &detached->target, err);
+	if (r < 0) {
+		tree_inode_unhold(detached);
+		return r;
 	}
-	if (type == S_IFLNK && archive_entry_symlink(e))
-		detached->target = strdup(archive_entry_symlink(e));
 	detached->rdev_major = (uint32_t)archive_entry_rdevmajor(e);
 	detached->rdev_minor = (uint32_t)archive_entry_rdevminor(e);
 	if (type == S_IFREG && archive_entry_size(e) > 0) {
 		struct owed *v = realloc(owed_v, (owed_n + 1) * sizeof(*v));
 		if (!v) {
-			free(detached);
+			tree_inode_unhold(detached);
 			return sif_err_set(err, ENOMEM, "out of memory");
 		}
 		owed_v = v;
 		/* recorded now, read again only if a kept link ends up naming it */
-		owed_v[owed_n++] = (struct owed){.layer = a->idx, .ordinal = ordinal, .ino = detached};
+		owed_v[owed_n++] = (struct owed){.layer = a->idx, .ordinal = ordinal, .ino = detached,
+		                                 .size = archive_entry_size(e)};
 		detached->holds++;
 	} else {
 		detached->data_done = true;
 	}
-	if (lmap_put(&a->map, a->path, detached, ordinal) < 0) {
-		tree_inode_unhold(detached);
-		return sif_err_set(err, ENOMEM, "out of memory");
-	}
-	return 0;
+	r = lmap_put(&a->map, a->path, detached, ordinal);
+	tree_inode_unhold(detached);   /* the map holds it now (or nobody) */
+	return r < 0 ? sif_err_set(err, ENOMEM, "out of memory") : 0;
 }
 
 int layer_apply(struct tree *t, struct sqfs_out *out, const struct img_layer *l, int32_t idx,
@@ -951,22 +978,35 @@ int layer_finish(struct tree *t, struct sqfs_out *out, const struct img_layer *l
 		a->t = t;
 		a->out = out;
 		a->idx = idx;
-		r = lstream_open(&a->s, &layers[idx], idx, false, err);
-		while (r == 0 && i < owed_n && owed_v[i].layer == idx) {
+		/* read and verified again: the blob may have changed since */
+		r = lstream_open(&a->s, &layers[idx], idx, true, err);
+		while (r == 0) {
 			r = archive_read_next_header(a->s.tar, &e);
+			if (r == ARCHIVE_EOF) {
+				r = i < owed_n && owed_v[i].layer == idx ?
+				    sif_err_set(err, SIF_EFORMAT, "layer %d changed while it was read",
+				                (int)idx + 1) : 0;
+				break;
+			}
 			if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-				r = r == ARCHIVE_EOF ? sif_err_set(err, SIF_EFORMAT, "layer %d changed while "
-				                                   "it was read", (int)idx + 1)
-				                     : lstream_fail(&a->s, a->s.tar, 0, err);
+				r = lstream_fail(&a->s, a->s.tar, 0, err);
 				break;
 			}
 			r = 0;
-			if (ordinal++ != owed_v[i].ordinal)
+			if (i >= owed_n || owed_v[i].layer != idx || ordinal++ != owed_v[i].ordinal)
 				continue;
-			snprintf(a->path, sizeof(a->path), "%s", archive_entry_pathname(e));
+			snprintf(a->path, sizeof(a->path), "%s", archive_entry_pathname(e) ?
+			         archive_entry_pathname(e) : "");
+			if (archive_entry_size(e) != owed_v[i].size || archive_entry_hardlink(e)) {
+				r = sif_err_set(err, SIF_EFORMAT, "layer %d changed while it was read",
+				                (int)idx + 1);
+				break;
+			}
 			r = write_data(a, owed_v[i].ino, e, err);
 			i++;
 		}
+		if (r == 0)
+			r = lstream_verify(&a->s, NULL, err);
 		lstream_close(&a->s);
 		free(a);
 	}

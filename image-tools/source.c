@@ -1106,11 +1106,14 @@ static int arc_push(struct arc *A, struct archive_entry *e, const char *name,
 	}
 	m = &A->m[A->n];
 	memset(m, 0, sizeof(*m));
+	/* no image archive needs longer names; storing them would let a
+	 * small compressed archive claim gigabytes of names */
+	if (strlen(name) > MAX_NAME)
+		return sif_err_set(err, SIF_EFORMAT, "%s: a member name is longer than %d bytes: not "
+		                   "an image archive", A->file, MAX_NAME);
 	if (!(m->name = norm_name(name, &m->unsafe)))
 		return sif_err_set(err, ENOMEM, "out of memory");
 	A->n++;
-	if (strlen(name) > MAX_NAME)
-		m->unsafe = true;
 	if (hl) {
 		m->type = M_HARDLINK;
 	} else {

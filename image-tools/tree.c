@@ -191,6 +191,16 @@ void tree_remove(struct tree *t, struct tree_node *child)
 	t->nnodes -= node_free(child);
 }
 
+void tree_remove_children(struct tree *t, struct tree_node *dir)
+{
+	for (size_t i = 0; i < dir->nslots; i++)
+		if (dir->slots[i])
+			t->nnodes -= node_free(dir->slots[i]);
+	free(dir->slots);
+	dir->slots = NULL;
+	dir->nslots = dir->nchildren = 0;
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp((*(struct tree_node *const *)a)->name, (*(struct tree_node *const *)b)->name);

@@ -74,7 +74,7 @@ struct tree_node {
 struct tree {
 	struct tree_node *root;
 	size_t nnodes, ninodes;
-	uint64_t bytes;              /* memory held, for the --jobs/limits report */
+	uint64_t bytes;              /* extended attribute bytes held (bounded) */
 };
 
 int tree_init(struct tree *t, struct sif_err *err);
@@ -92,6 +92,8 @@ struct tree_node *tree_child(const struct tree_node *dir, const char *name);
 struct tree_node *tree_add_child(struct tree *t, struct tree_node *dir, const char *name);
 /* Remove and free CHILD and its subtree. */
 void tree_remove(struct tree *t, struct tree_node *child);
+/* Remove and free every child of DIR. */
+void tree_remove_children(struct tree *t, struct tree_node *dir);
 
 /* Children of DIR sorted by name (bytewise, as squashfs needs), in a newly
  * allocated array of *N pointers (NULL and *N = 0 when empty). */

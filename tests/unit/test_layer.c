@@ -247,6 +247,32 @@ static void test_hardlinks(void)
 	done(&im);
 }
 
+static void test_review_cases(void)
+{
+	/* a directory made a symlink, then a directory again: what was below
+	 * stays deleted */
+	static const struct ent r0[] = {{'d', "d/", NULL, 0}, {'f', "d/secret", "s", 0},
+	                                 {0, NULL, NULL, 0}};
+	static const struct ent r1[] = {{'l', "d", "/tmp", 0}, {0, NULL, NULL, 0}};
+	static const struct ent r2[] = {{'d', "d/", NULL, 0}, {'f', "d/new", "n", 0},
+	                                 {0, NULL, NULL, 0}};
+	/* an opaque root hides every lower layer */
+	static const struct ent o0[] = {{'f', "lower", "l", 0}, {'d', "etc/", NULL, 0},
+	                                 {'f', "etc/lower", "l", 0}, {0, NULL, NULL, 0}};
+	static const struct ent o1[] = {{'f', ".wh..wh..opq", "", 0}, {'f', "upper", "u", 0},
+	                                 {0, NULL, NULL, 0}};
+	struct image im;
+	int r = build(&im, (const struct ent *const[]){r0, r1, r2, NULL}, false);
+
+	tap_ok(r == 0 && find(&im.t, "d/new") && !find(&im.t, "d/secret"),
+	       "dir -> symlink -> dir: the lowest layer's files stay deleted (%s)", im.err.msg);
+	done(&im);
+	r = build(&im, (const struct ent *const[]){o0, o1, NULL}, false);
+	tap_ok(r == 0 && find(&im.t, "upper") && !find(&im.t, "lower") && !find(&im.t, "etc/lower"),
+	       "an opaque root hides every lower layer (%s)", im.err.msg);
+	done(&im);
+}
+
 static void expect_error(const char *what, const struct ent *const *layers, const char *needle)
 {
 	struct image im;
@@ -340,6 +366,7 @@ int main(void)
 	test_whiteouts(true);
 	test_replace();
 	test_hardlinks();
+	test_review_cases();
 	test_hostile();
 	test_digests();
 	return tap_done();
