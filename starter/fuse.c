@@ -13,63 +13,132 @@
 #include <fcntl.h>
 #include <float.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <squashfuse/dir.h>
-#include <squashfuse/file.h>
 #include <squashfuse/ll.h>
 
 #include "fuse.h"
+#include "sqcheck.h"
 
 /* Exported by libsquashfuse (stat.c) but missing from its installed
  * headers in 0.1.105. */
 sqfs_err sqfs_stat(sqfs *fs, sqfs_inode *inode, struct stat *st);
+
+/*
+ * The image is not trusted yet, and libsquashfuse trusts it (see
+ * sqread.c): every operation that reads it goes through the checked calls
+ * of sqcheck.h, never through sqfs_ll_op_* or the bare libsquashfuse calls
+ * they use.  A damaged or hostile image gives EIO to the request that
+ * meets the damage, and one warning.
+ */
+struct sif_fuse {
+	sqfs_ll ll;           /* first: the session's userdata, as sqfs_ll_op_forget wants */
+	struct sif_sqc chk;
+	struct fuse_session *se;
+};
+
+static struct sif_fuse *server(fuse_req_t req)
+{
+	return (struct sif_fuse *)((char *)fuse_req_userdata(req) - offsetof(struct sif_fuse, ll));
+}
+
+/* Answer an error R (<0) of the checked calls. */
+static void reply_err(fuse_req_t req, int r)
+{
+	static bool warned;
+
+	if (r == -EBADMSG) {
+		if (!warned)
+			fprintf(stderr, "sif: warning: the image's squashfs filesystem is damaged: "
+			                "what cannot be read from it fails with an I/O error\n");
+		warned = true;
+		r = -EIO;
+	}
+	fuse_reply_err(req, -r);
+}
+
+/* The start of most operations: the inode INO, checked, which must be of
+ * the type TYPE (S_IFREG, S_IFDIR; 0 for any) else the error ERR, and with
+ * BUF a buffer of SIZE bytes (NULL for 0).  0, or <0 with the request
+ * answered. */
+static int begin(fuse_req_t req, fuse_ino_t ino, sqfs_inode *inode, unsigned type, int err,
+                 size_t size, char **buf)
+{
+	struct sif_fuse *f = server(req);
+	int r = sif_sqc_inode(&f->chk, inode, f->ll.ino_sqfs(&f->ll, ino));
+
+	if (r < 0) {
+		reply_err(req, r);
+		return -1;
+	}
+	if (type && (inode->base.mode & S_IFMT) != type) {
+		fuse_reply_err(req, err);
+		return -1;
+	}
+	if (buf && !(*buf = size ? malloc(size) : NULL) && size) {
+		fuse_reply_err(req, ENOMEM);
+		return -1;
+	}
+	return 0;
+}
 
 /* The image never changes while it is served: every answer may be cached
  * for as long as the kernel likes (squashfuse already uses DBL_MAX for
  * positive entries and attributes, and keep_cache on open). */
 static const double FOREVER = DBL_MAX;
 
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	sqfs_inode inode;
+	struct stat st;
+
+	(void)fi;
+	if (begin(req, ino, &inode, 0, 0, 0, NULL) < 0)
+		return;
+	if (sqfs_stat(&server(req)->ll.fs, &inode, &st) != SQFS_OK) {
+		reply_err(req, -EBADMSG);
+		return;
+	}
+	st.st_ino = ino;
+	fuse_reply_attr(req, &st, FOREVER);
+}
+
 /* lookup, with negative entries cached too: a miss is answered as an
  * entry with inode 0, which the kernel remembers for entry_timeout (a
  * library PATH search or Python's import probing asks for many names that
- * do not exist, again and again). */
+ * do not exist, again and again).  The directory's index makes it a
+ * binary search's worth of reading, as in sqfs_dir_lookup. */
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	sqfs_ll_i lli;
-	sqfs_name namebuf;
+	struct sif_fuse *f = server(req);
 	sqfs_dir_entry entry;
-	bool found = false;
-	sqfs_inode inode;
+	sqfs_inode dir, inode;
 	struct fuse_entry_param fe;
+	int r;
 
-	if (sqfs_ll_iget(req, &lli, parent))
-		return;   /* replied */
-	if (!S_ISDIR(lli.inode.base.mode)) {
-		fuse_reply_err(req, ENOTDIR);
+	if (begin(req, parent, &dir, S_IFDIR, ENOTDIR, 0, NULL) < 0)
 		return;
-	}
-	sqfs_dentry_init(&entry, namebuf);
-	if (sqfs_dir_lookup(&lli.ll->fs, &lli.inode, name, strlen(name), &entry, &found)) {
-		fuse_reply_err(req, EIO);
-		return;
-	}
 	memset(&fe, 0, sizeof(fe));
 	fe.attr_timeout = fe.entry_timeout = FOREVER;
-	if (!found) {
+	r = sif_sqc_lookup(&f->chk, &dir, name, strlen(name), &entry);
+	if (r == -ENOENT) {
 		fe.ino = 0;   /* a cacheable "no such entry" */
 		fuse_reply_entry(req, &fe);
 		return;
 	}
-	if (sqfs_inode_get(&lli.ll->fs, &inode, sqfs_dentry_inode(&entry)) ||
-	    sqfs_stat(&lli.ll->fs, &inode, &fe.attr)) {
-		fuse_reply_err(req, EIO);
+	if (r < 0 || (r = sif_sqc_inode(&f->chk, &inode, sqfs_dentry_inode(&entry))) < 0) {
+		reply_err(req, r);
 		return;
 	}
-	fe.ino = lli.ll->ino_register(lli.ll, &entry);
+	if (sqfs_stat(&f->ll.fs, &inode, &fe.attr) != SQFS_OK) {
+		reply_err(req, -EBADMSG);
+		return;
+	}
+	fe.ino = f->ll.ino_register(&f->ll, &entry);
 	fe.attr.st_ino = fe.ino;
 	fuse_reply_entry(req, &fe);
 }
@@ -80,7 +149,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
  * directory listings), open and opendir answer ENOSYS once and the kernel
  * never sends OPEN, RELEASE, OPENDIR or RELEASEDIR again: a Python start,
  * which opens hundreds of files, then costs no round trip per file.  Reads
- * and readdirs then come with no handle, and find their inode by number.
+ * and readdirs find their inode by number, with or without a handle.
  */
 static bool no_open;
 
@@ -91,107 +160,164 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	          (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
 }
 
+/* open and opendir: an inode of the type TYPE (S_IFREG, S_IFDIR), else
+ * the error ERR; no handle is kept */
+static void open_as(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, unsigned type,
+                    int err)
+{
+	sqfs_inode inode;
+
+	if (no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (begin(req, ino, &inode, type, err, 0, NULL) < 0)
+		return;
+	fi->fh = 0;
+	fi->keep_cache = type == S_IFREG;
+	fuse_reply_open(req, fi);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (no_open && !(fi->flags & (O_WRONLY | O_RDWR)))
-		fuse_reply_err(req, ENOSYS);
+	if (fi->flags & (O_WRONLY | O_RDWR))
+		fuse_reply_err(req, EROFS);
 	else
-		sqfs_ll_op_open(req, ino, fi);
+		open_as(req, ino, fi, S_IFREG, EISDIR);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (no_open)
-		fuse_reply_err(req, ENOSYS);
-	else
-		sqfs_ll_op_opendir(req, ino, fi);
+	open_as(req, ino, fi, S_IFDIR, ENOTDIR);
+}
+
+/* release and releasedir: nothing was kept open */
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
-	sqfs_ll *ll = fuse_req_userdata(req);
-	sqfs_inode own, *inode = (sqfs_inode *)(intptr_t)fi->fh;
-	sqfs_off_t osize = (sqfs_off_t)size;
+	sqfs_inode inode;
 	char *buf;
+	int r;
 
-	if (!inode) {
-		if (sqfs_ll_inode(ll, &own, ino) != SQFS_OK) {
-			fuse_reply_err(req, ENOENT);
-			return;
-		}
-		inode = &own;
-	}
-	buf = malloc(size ? size : 1);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+	(void)fi;
+	if (begin(req, ino, &inode, S_IFREG, EISDIR, size, &buf) < 0)
 		return;
-	}
-	if (sqfs_read_range(&ll->fs, inode, off, &osize, buf) != SQFS_OK)
-		fuse_reply_err(req, EIO);
+	if (off < 0 || (r = sif_sqc_read(&server(req)->chk, &inode, (uint64_t)off, &size, buf)) < 0)
+		reply_err(req, off < 0 ? -EINVAL : r);
 	else
-		fuse_reply_buf(req, buf, (size_t)osize);
+		fuse_reply_buf(req, buf, size);
 	free(buf);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
-	sqfs_ll_i own, *lli = (sqfs_ll_i *)(intptr_t)fi->fh;
-	sqfs_name namebuf;
+	struct sif_fuse *f = server(req);
+	sqfs_inode inode;
 	sqfs_dir_entry entry;
 	sqfs_dir dir;
-	sqfs_err e = SQFS_OK;
 	struct stat st;
 	char *buf, *pos;
+	int r;
 
-	if (!lli) {
-		if (sqfs_ll_iget(req, &own, ino))
-			return;   /* replied */
-		lli = &own;
-	}
-	if (!S_ISDIR(lli->inode.base.mode)) {
-		fuse_reply_err(req, ENOTDIR);
+	(void)fi;
+	if (begin(req, ino, &inode, S_IFDIR, ENOTDIR, size, &buf) < 0)
+		return;
+	if (off < 0 || (r = sif_sqc_opendir(&f->chk, &inode, &dir, (uint64_t)off)) < 0) {
+		reply_err(req, off < 0 ? -EINVAL : r);
+		free(buf);
 		return;
 	}
-	if (sqfs_dir_open(&lli->ll->fs, &lli->inode, &dir, off)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	pos = buf = malloc(size ? size : 1);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	pos = buf;
 	memset(&st, 0, sizeof(st));
-	sqfs_dentry_init(&entry, namebuf);
-	while (sqfs_dir_next(&lli->ll->fs, &dir, &entry, &e)) {
+	while ((r = sif_sqc_next(&f->chk, &dir, &entry)) > 0) {
 		size_t n;
-		st.st_ino = lli->ll->ino_fuse_num(lli->ll, &entry);
+		st.st_ino = f->ll.ino_fuse_num(&f->ll, &entry);
 		st.st_mode = sqfs_dentry_mode(&entry);
-		n = sqfs_ll_add_direntry(req, pos, size, sqfs_dentry_name(&entry), &st,
+		n = sqfs_ll_add_direntry(req, pos, size, f->chk.name, &st,
 		                         sqfs_dentry_next_offset(&entry));
 		if (n > size)
 			break;
 		pos += n;
 		size -= n;
 	}
-	if (e)
-		fuse_reply_err(req, EIO);
+	if (r < 0)
+		reply_err(req, r);
 	else
 		fuse_reply_buf(req, buf, (size_t)(pos - buf));
 	free(buf);
 }
 
-struct sif_fuse {
-	sqfs_ll ll;
-	struct fuse_session *se;
-};
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	sqfs_inode inode;
+	size_t size;
+	char *target;
+
+	if (begin(req, ino, &inode, S_IFLNK, EINVAL, 0, NULL) < 0)
+		return;
+	/* the target follows the (checked) inode; sqfs_readlink reads at most
+	 * SIZE - 1 bytes of it */
+	if (inode.xtra.symlink_size > 65535) {
+		reply_err(req, -EBADMSG);
+		return;
+	}
+	size = inode.xtra.symlink_size + 1;
+	if (!(target = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (sqfs_readlink(&server(req)->ll.fs, &inode, target, &size) != SQFS_OK)
+		reply_err(req, -EBADMSG);
+	else
+		fuse_reply_readlink(req, target);
+	free(target);
+}
+
+/* listxattr and getxattr: SIZE 0 asks for the length only */
+static void reply_xattr(fuse_req_t req, long r, char *buf, size_t size)
+{
+	if (r < 0)
+		reply_err(req, (int)r);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	sqfs_inode inode;
+	char *buf;
+
+	if (begin(req, ino, &inode, 0, 0, size, &buf) < 0)
+		return;
+	reply_xattr(req, sif_sqc_listxattr(&server(req)->chk, &inode, buf, size), buf, size);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	sqfs_inode inode;
+	char *buf;
+
+	if (begin(req, ino, &inode, 0, 0, size, &buf) < 0)
+		return;
+	reply_xattr(req, sif_sqc_getxattr(&server(req)->chk, &inode, name, buf, size), buf, size);
+}
 
 int sif_fuse_open(struct sif_fuse **out, int image_fd, uint64_t offset, char *msg, size_t msglen)
 {
 	struct sif_fuse *f = calloc(1, sizeof(*f));
 	sqfs_err e;
+	int r;
 
 	if (!f) {
 		snprintf(msg, msglen, "out of memory");
@@ -208,7 +334,16 @@ int sif_fuse_open(struct sif_fuse **out, int image_fd, uint64_t offset, char *ms
 		free(f);
 		return -EBADMSG;
 	}
+	if ((r = sif_sqc_init(&f->chk, &f->ll.fs)) < 0) {
+		snprintf(msg, msglen, "%s", r == -ENOMEM ? "out of memory"
+		                            : "the squashfs filesystem is damaged (its block size)");
+		sif_sqc_fini(&f->chk);
+		sqfs_destroy(&f->ll.fs);
+		free(f);
+		return r;
+	}
 	if (sqfs_ll_init(&f->ll) != SQFS_OK) {
+		sif_sqc_fini(&f->chk);
 		snprintf(msg, msglen, "cannot set up the squashfs inode table");
 		sqfs_destroy(&f->ll.fs);
 		free(f);
@@ -226,18 +361,18 @@ int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen)
 	char mnt[32];
 
 	memset(&ops, 0, sizeof(ops));
-	ops.getattr = sqfs_ll_op_getattr;
+	ops.getattr = op_getattr;
 	ops.opendir = op_opendir;
-	ops.releasedir = sqfs_ll_op_releasedir;
+	ops.releasedir = op_release;
 	ops.readdir = op_readdir;
 	ops.lookup = op_lookup;
 	ops.open = op_open;
 	ops.create = sqfs_ll_op_create;
-	ops.release = sqfs_ll_op_release;
+	ops.release = op_release;
 	ops.read = op_read;
-	ops.readlink = sqfs_ll_op_readlink;
-	ops.listxattr = sqfs_ll_op_listxattr;
-	ops.getxattr = sqfs_ll_op_getxattr;
+	ops.readlink = op_readlink;
+	ops.listxattr = op_listxattr;
+	ops.getxattr = op_getxattr;
 	ops.forget = sqfs_ll_op_forget;
 	ops.statfs = stfs_ll_op_statfs;
 	ops.init = op_init;
@@ -295,6 +430,7 @@ void sif_fuse_close(struct sif_fuse *f)
 		fuse_session_unmount(f->se);
 		fuse_session_destroy(f->se);
 	}
+	sif_sqc_fini(&f->chk);
 	sqfs_ll_destroy(&f->ll);
 	free(f);
 }

@@ -438,6 +438,48 @@ else
 	skip "SIF_SYSCONFDIR not given or its sif.conf not writable by the test user: site policy not tested"
 fi
 
+# ---- a hostile image: what libsquashfuse would take on trust is checked --------------------------
+# Tables left uncompressed (-noI -noD -noF -noX) so that they can be patched: the entry "f" of /d
+# claims a 60000-byte name (libsquashfuse copies what its block holds of it, here the rest of the
+# listing, into a 257-byte buffer in readdir and lookup), and the fragment index of /small lies
+# past the fragment table (an out-of-bounds read).
+mkroot hostile
+mkdir -p hostile/d && echo f >hostile/d/f && echo small >hostile/small && echo intact >hostile/ok
+for i in $(seq 100 300); do : >hostile/d/g$i; done
+mksquashfs hostile hostile.sqfs -quiet -no-progress -noappend -all-root -noI -noD -noF -noX >/dev/null
+python3 - hostile.sqfs <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+root, = struct.unpack_from("<Q", b, 32)
+itab, dtab = struct.unpack_from("<QQ", b, 64)
+def md(table, ref):   # an uncompressed metadata block: 2 bytes of header, then the data
+    return table + (ref >> 16) + 2 + (ref & 0xffff)
+def listing(ref):     # name -> (inode ref, position of the entry) of a (small) directory
+    i = md(itab, ref)
+    assert struct.unpack_from("<H", b, i)[0] == 1
+    sb, _, size, off = struct.unpack_from("<IIHH", b, i + 16)
+    pos = md(dtab, sb << 16 | off); end = pos + size - 3; out = {}
+    while pos < end:
+        n, hsb, _ = struct.unpack_from("<III", b, pos); pos += 12
+        for _ in range(n + 1):
+            eoff, _, _, sz = struct.unpack_from("<HhHH", b, pos)
+            out[b[pos + 8:pos + 9 + sz].decode()] = (hsb << 16 | eoff, pos); pos += 9 + sz
+    return out
+top = listing(root)
+struct.pack_into("<H", b, listing(top["d"][0])["f"][1] + 6, 59999)   # the name's size - 1
+struct.pack_into("<I", b, md(itab, top["small"][0]) + 20, 1000)       # the fragment index
+open(sys.argv[1], "wb").write(b)
+PY
+wait_quiet
+run "$SIF" exec hostile.sqfs sh -c 'echo "ls $(ls /d | wc -l)"; cat /d/f; echo "cat $?"; cat /small; echo "frag $?"; cat /ok'
+grep -q '^ls 0$' <<<"$OUT" && grep -q '^cat 1$' <<<"$OUT" && grep -q '/d/f.*Input/output error' <<<"$ERR" &&
+	ok "a hostile image: an entry claiming a 60000-byte name is an I/O error" || not_ok "hostile name" "$RC $OUT $ERR"
+grep -q '^frag 1$' <<<"$OUT" && grep -q 'Input/output error' <<<"$ERR" &&
+	ok "  ... and a fragment past the fragment table too" || not_ok "hostile fragment" "$RC $OUT $ERR"
+[ "$RC" -eq 0 ] && [ "$(tail -1 <<<"$OUT")" = intact ] && wait_quiet &&
+	ok "  ... the image server survives (the rest still reads) and ends after the linger" ||
+	not_ok "hostile image: server" "$RC $OUT $ERR $(ps -u "$(id -u)" -o pid,comm)"
+
 # ---- tracing ---------------------------------------------------------------------------------
 run "$SIF" exec -v --no-share "$IMG" true
 grep -q 'debug: namespace: new user and mount namespace' <<<"$ERR" && grep -q 'debug: mount: fuse.sif' <<<"$ERR" &&
