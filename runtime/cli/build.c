@@ -28,6 +28,7 @@ static const char usage[] =
 	"  oci-archive:FILE[:TAG]          a tar of an OCI image layout\n"
 	"  dir:ROOTFS                      a directory tree (a sandbox)\n"
 	"  squashfs:FILE                   an existing squashfs image, wrapped as is\n"
+	"  docker://[HOST/]REPO[:TAG]      a registry image, as 'sif pull' fetches it\n"
 	"Without a prefix the kind is detected. Every layer is checked against its\n"
 	"digests; the image gets Apptainer's /.singularity.d (runscript, environment,\n"
 	"labels) from the image config, which is also kept in the SIF.\n"
@@ -181,8 +182,9 @@ static int run(int argc, char **argv)
 		r = sif_build_image(out, IMG_OCI_ARCHIVE, src + 12, &bo, &err);
 	} else if (strncmp(src, "docker-archive:", 15) == 0) {
 		r = sif_build_image(out, IMG_DOCKER_ARCHIVE, src + 15, &bo, &err);
-	} else if (strncmp(src, "docker://", 9) == 0 || strncmp(src, "library://", 10) == 0 ||
-	           strncmp(src, "shub://", 7) == 0) {
+	} else if (strncmp(src, "docker://", 9) == 0) {
+		return cli_build_docker(out, src, &bo, quiet);
+	} else if (strncmp(src, "library://", 10) == 0 || strncmp(src, "shub://", 7) == 0) {
 		return cli_failf("build: %s: registry sources are not supported yet: fetch the image "
 		                 "with 'skopeo copy ... oci-archive:FILE' and build from that", src);
 	} else if (looks_like_squashfs(src)) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ extern char **environ;
 	"  -v, --verbose         trace each namespace and mount step (also --debug)\n" \
 	"  -h, --help            show this help\n" \
 	"\n" \
+	"IMAGE may also be docker://[HOST/]REPO[:TAG]: pulled into the cache as\n" \
+	"'sif pull' does (see sif-pull(1)), then run from there.\n" \
 	"Exit status: the payload's own; 128+N when a signal N ended it; 255 when\n" \
 	"sif itself fails, with one line 'sif: error: ...' (a payload that exits\n" \
 	"255 looks the same). See sif-exec(1).\n"
@@ -337,7 +340,20 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		return cli_failf("shell: takes no arguments after IMAGE (use 'sif exec IMAGE CMD')");
 	}
 
-	if (sif_image_open(&l.image, argv[optind], &err) < 0)
+	/* a registry image: the image tool pulls it into the cache (or finds
+	 * it there with one manifest request) and names the cached SIF */
+	static char pulled[PATH_MAX];
+	const char *image = argv[optind];
+	if (strncmp(image, "docker://", 9) == 0) {
+		int st = cli_pull_cached(image, l.verbose > 0, pulled, sizeof(pulled));
+		if (st != 0) {
+			sif_launch_free(&l);
+			sif_config_free(&cfg);
+			return st;
+		}
+		image = pulled;
+	}
+	if (sif_image_open(&l.image, image, &err) < 0)
 		goto fail;
 	if (sif_config_apply(&cfg, &l, user_binds, home_given, &err) < 0)
 		goto fail;

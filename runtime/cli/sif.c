@@ -13,35 +13,42 @@
 
 #include "cli.h"
 
-/* "sif build" runs the image tool, which links what the launcher does not
- * load (libarchive, libsquashfs, libcrypto).  SIF_LIBEXECDIR points an
- * uninstalled build tree at its own sif-build. */
-static int run_image_tool(int argc, char **argv)
-{
-	const char *dir = getenv("SIF_LIBEXECDIR");
-	char path[PATH_MAX], **nargv;
-
-	if (!dir || !*dir)
-		dir = SIF_LIBEXECDIR;
-	if ((size_t)snprintf(path, sizeof(path), "%s/sif-build", dir) >= sizeof(path))
-		return cli_failf("%s: SIF_LIBEXECDIR is too long: unset it", argv[0]);
-	nargv = calloc((size_t)argc + 2, sizeof(*nargv));
-	if (!nargv)
-		return cli_failf("%s: out of memory", argv[0]);
-	nargv[0] = (char *)"sif-build";
-	for (int i = 0; i < argc; i++)
-		nargv[i + 1] = argv[i];
-	execv(path, nargv);
-	free(nargv);
-	return cli_failf("%s: cannot run %s: %s; reinstall sif, or set SIF_LIBEXECDIR to the "
-	                 "directory that holds sif-build", argv[0], path, strerror(errno));
-}
-
+/* "sif build", "sif pull", "sif login", "sif logout" and "sif cache" run
+ * the image tool (tool.c), which links what the launcher does not load
+ * (libarchive, libsquashfs, libcrypto, libcurl); it prints their usage. */
 static const struct sif_command sif_cmd_build_tool = {
 	.name = "build",
 	.summary = "make a SIF image from Docker/OCI layers, a directory or a squashfs",
 	.usage = NULL,   /* the image tool prints it */
-	.run = run_image_tool,
+	.run = cli_run_image_tool,
+};
+
+static const struct sif_command sif_cmd_pull_tool = {
+	.name = "pull",
+	.summary = "fetch an image from a registry (docker://) into the cache or a SIF",
+	.usage = NULL,
+	.run = cli_run_image_tool,
+};
+
+static const struct sif_command sif_cmd_login_tool = {
+	.name = "login",
+	.summary = "store credentials for a registry",
+	.usage = NULL,
+	.run = cli_run_image_tool,
+};
+
+static const struct sif_command sif_cmd_logout_tool = {
+	.name = "logout",
+	.summary = "remove the stored credentials for a registry",
+	.usage = NULL,
+	.run = cli_run_image_tool,
+};
+
+static const struct sif_command sif_cmd_cache_tool = {
+	.name = "cache",
+	.summary = "list, clean or verify the image cache of sif pull",
+	.usage = NULL,
+	.run = cli_run_image_tool,
 };
 
 static const struct sif_command *const commands[] = {
@@ -49,7 +56,11 @@ static const struct sif_command *const commands[] = {
 	&sif_cmd_run,
 	&sif_cmd_shell,
 	&sif_cmd_build_tool,
+	&sif_cmd_pull_tool,
 	&sif_cmd_inspect,
+	&sif_cmd_cache_tool,
+	&sif_cmd_login_tool,
+	&sif_cmd_logout_tool,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The pull pipeline (pull.h): registry -> blob cache -> SIF cache. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "cache.h"
+#include "outfile.h"
+#include "pull.h"
+#include "registry.h"
+#include "source.h"
+
+#define MAX_NESTING 4
+
+static const char *const index_types[] = {
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+};
+static const char *const manifest_types[] = {
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+};
+
+static bool in(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, list[i]))
+			return true;
+	return false;
+}
+
+/* ---- parallel layer downloads ------------------------------------------------- */
+
+struct blob_job {
+	const char *digest;
+	int64_t size;
+	uint64_t got;
+	bool fetched;
+};
+
+struct fetcher {
+	struct reg_client *client;
+	const struct sif_cache *cache;
+	struct blob_job *jobs;
+	size_t njobs, next;
+	pthread_mutex_t lock;
+	bool failed;
+	struct sif_err err;
+	/* progress */
+	bool progress;
+	uint64_t total;
+	struct timespec last;
+	size_t done;
+};
+
+struct fetch_arg {
+	struct fetcher *f;
+	struct blob_job *job;
+};
+
+static void show_progress(struct fetcher *f, bool force)
+{
+	struct timespec now;
+	uint64_t got = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!force && (now.tv_sec - f->last.tv_sec) * 1000 +
+	              (now.tv_nsec - f->last.tv_nsec) / 1000000 < 100)
+		return;
+	f->last = now;
+	for (size_t i = 0; i < f->njobs; i++)
+		got += f->jobs[i].got;
+	fprintf(stderr, "\rsif: fetching layers: %zu/%zu, %.1f/%.1f MiB   ", f->done, f->njobs,
+	        (double)got / 1048576.0, (double)f->total / 1048576.0);
+}
+
+static void on_progress(void *arg, uint64_t bytes)
+{
+	struct fetch_arg *a = arg;
+
+	pthread_mutex_lock(&a->f->lock);
+	a->job->got = bytes;
+	if (a->f->progress)
+		show_progress(a->f, false);
+	pthread_mutex_unlock(&a->f->lock);
+}
+
+static int fetch_to_fd(void *arg, int fd, struct sif_err *err)
+{
+	struct fetch_arg *a = arg;
+
+	return reg_get_blob(a->f->client, a->job->digest, a->job->size, fd,
+	                    a->f->progress ? on_progress : NULL, a, err);
+}
+
+static void *fetch_worker(void *arg)
+{
+	struct fetcher *f = arg;
+
+	for (;;) {
+		struct fetch_arg a = { .f = f };
+		struct sif_err e = {0};
+		char path[PATH_MAX];
+		int r;
+
+		pthread_mutex_lock(&f->lock);
+		if (f->failed || f->next >= f->njobs) {
+			pthread_mutex_unlock(&f->lock);
+			return NULL;
+		}
+		a.job = &f->jobs[f->next++];
+		pthread_mutex_unlock(&f->lock);
+		r = cache_blob_get(f->cache, a.job->digest, a.job->size, fetch_to_fd, &a, path,
+		                   &a.job->fetched, &e);
+		pthread_mutex_lock(&f->lock);
+		if (r < 0 && !f->failed) {
+			f->failed = true;
+			f->err = e;
+		}
+		f->done++;
+		a.job->got = (uint64_t)(a.job->size > 0 ? a.job->size : 0);
+		if (f->progress)
+			show_progress(f, true);
+		pthread_mutex_unlock(&f->lock);
+	}
+}
+
+static int fetch_layers(struct reg_client *client, const struct sif_cache *cache,
+                        const struct img_manifest *man, const struct sif_pull_opts *po,
+                        struct sif_err *err)
+{
+	struct fetcher f = { .client = client, .cache = cache, .progress = po->progress };
+	unsigned nthreads = po->jobs ? po->jobs : 4;
+	pthread_t *th;
+	size_t started = 0;
+	int r = 0;
+
+	if (!(f.jobs = calloc(man->nlayers ? man->nlayers : 1, sizeof(*f.jobs))))
+		return sif_err_set(err, ENOMEM, "out of memory");
+	/* each distinct blob not cached yet, once */
+	for (size_t i = 0; i < man->nlayers; i++) {
+		char path[PATH_MAX];
+		bool dup = false;
+		for (size_t k = 0; k < f.njobs && !dup; k++)
+			dup = !strcmp(f.jobs[k].digest, man->layers[i].digest);
+		if (dup || cache_blob_find(cache, man->layers[i].digest, man->layers[i].size, path))
+			continue;
+		f.jobs[f.njobs].digest = man->layers[i].digest;
+		f.jobs[f.njobs].size = man->layers[i].size;
+		f.total += (uint64_t)man->layers[i].size;
+		f.njobs++;
+	}
+	if (f.njobs == 0) {
+		free(f.jobs);
+		return 0;
+	}
+	if (nthreads > f.njobs)
+		nthreads = (unsigned)f.njobs;
+	pthread_mutex_init(&f.lock, NULL);
+	if (!(th = calloc(nthreads, sizeof(*th)))) {
+		free(f.jobs);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &f.last);
+	for (unsigned i = 0; i < nthreads; i++) {
+		if (pthread_create(&th[i], NULL, fetch_worker, &f) != 0)
+			break;
+		started++;
+	}
+	if (started == 0)
+		fetch_worker(&f);   /* no threads to be had: do it here */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (f.progress)
+		fputs("\n", stderr);
+	if (f.failed) {
+		*err = f.err;
+		r = -(f.err.code ? f.err.code : EIO);
+	} else if (po->verbose) {
+		for (size_t i = 0; i < f.njobs; i++)
+			fprintf(stderr, "sif: debug: blob %s: %s\n", f.jobs[i].digest,
+			        f.jobs[i].fetched ? "fetched" : "found in the cache (another pull)");
+	}
+	pthread_mutex_destroy(&f.lock);
+	free(th);
+	free(f.jobs);
+	return r;
+}
+
+/* ---- the manifest chain ----------------------------------------------------------- */
+
+/* A manifest or index by digest: from the cache, else from the registry
+ * (verified there) and then cached. */
+static int get_by_digest(struct reg_client *client, const struct sif_cache *cache,
+                         const char *digest, int64_t size, char **buf, size_t *len,
+                         struct sif_err *err)
+{
+	struct reg_manifest m;
+	int r;
+
+	if (cache_blob_read(cache, digest, IMG_MAX_JSON, buf, len) == 1)
+		return 0;
+	if ((r = reg_get_manifest(client, digest, &m, err)) < 0)
+		return r;
+	if (size >= 0 && (int64_t)m.len != size) {
+		reg_manifest_free(&m);
+		return sif_err_advise(err, SIF_EFORMAT, "%s: the registry sent %zu bytes, the "
+		                      "descriptor says %lld: refused", digest, m.len, (long long)size);
+	}
+	cache_blob_put(cache, digest, m.buf, m.len, NULL);
+	*buf = m.buf;
+	*len = m.len;
+	return 0;
+}
+
+/* Is BUF an index (1), a manifest (0), or neither (-errno)? */
+static int classify(const char *mt, const char *buf, const char *what, struct sif_err *err)
+{
+	if (mt && in(mt, index_types, 2))
+		return 1;
+	if (mt && in(mt, manifest_types, 2))
+		return 0;
+	if (mt && (!strcmp(mt, "application/vnd.docker.distribution.manifest.v1+json") ||
+	           !strcmp(mt, "application/vnd.docker.distribution.manifest.v1+prettyjws")))
+		return sif_err_advise(err, SIF_EFORMAT, "%s: a Docker schema 1 manifest: not "
+		                      "supported (push the image again with a current tool)", what);
+	/* a registry that sends no useful Content-Type: look inside */
+	return strstr(buf, "\"manifests\"") ? 1 : 0;
+}
+
+static void room_for_fds(size_t n)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)n + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Build the cached image NAME from the cached blobs. */
+static int build_cached(const struct sif_cache *cache, const char *name, const char *refstr,
+                        const char *top_digest, char *config, size_t config_len,
+                        const char *config_digest, const struct img_manifest *man,
+                        const struct img_config *cfg, const struct sif_build_opts *bo,
+                        char out[PATH_MAX], struct sif_err *err)
+{
+	struct img_source src = { .kind = IMG_OCI_DIR, .created = cfg->created };
+	struct sif_build_opts o = *bo;
+	char lockp[PATH_MAX], sha[72];
+	int lk, r = 0;
+
+	cache_sif_lock_path(cache, name, lockp);
+	if ((lk = cache_lock(lockp, err)) < 0)
+		return lk;
+	if (cache_sif_find(cache, name, out)) {   /* another pull built it meanwhile */
+		cache_unlock(lk);
+		return 0;
+	}
+	cache_sif_path(cache, name, out);
+	src.config = config;
+	src.config_len = config_len;
+	memcpy(src.config_digest, config_digest, IMG_DIGEST_LEN + 1);
+	memcpy(src.manifest_digest, top_digest, IMG_DIGEST_LEN + 1);
+	src.nlayers = man->nlayers;
+	if (!(src.layers = calloc(man->nlayers ? man->nlayers : 1, sizeof(*src.layers)))) {
+		cache_unlock(lk);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	room_for_fds(man->nlayers);
+	for (size_t i = 0; i < man->nlayers; i++)
+		src.layers[i].fd = -1;
+	for (size_t i = 0; i < man->nlayers; i++) {
+		struct img_layer *l = &src.layers[i];
+		char path[PATH_MAX];
+		struct stat st;
+		*l = man->layers[i];
+		memcpy(l->diff_id, cfg->diff_ids[i], IMG_DIGEST_LEN + 1);
+		l->fd = -1;
+		if (!cache_blob_find(cache, l->digest, l->size, path)) {
+			r = sif_err_advise(err, EIO, "layer %zu (%.19s) vanished from the cache (a "
+			                   "'sif cache clean' meanwhile?): pull again", i + 1, l->digest);
+			break;
+		}
+		if ((l->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(l->fd, &st) < 0) {
+			r = sif_err_set(err, errno, "%s: %s", path, strerror(errno));
+			break;
+		}
+		l->off = 0;
+		l->len = (uint64_t)st.st_size;
+	}
+	o.replace = true;
+	if (r == 0)
+		r = sif_build_source(out, &src, &o, err);
+	for (size_t i = 0; i < man->nlayers; i++)
+		if (src.layers[i].fd >= 0)
+			close(src.layers[i].fd);
+	free(src.layers);
+	/* the marker records the image's digest, for "sif cache verify" */
+	if (r == 0 && (r = cache_hash_file(out, sha, err)) == 0)
+		r = cache_mark(out, sha, refstr, err);
+	if (r < 0)
+		unlink(out);
+	cache_unlock(lk);
+	return r;
+}
+
+/* Re-hash the user's cached blobs of MAN's layers; remove those that do
+ * not match their digest.  Returns how many were removed. */
+static int drop_corrupt_layers(const struct sif_cache *cache, const struct img_manifest *man)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < man->nlayers; i++) {
+		char path[PATH_MAX], mk[PATH_MAX + 8], dg[72];
+		cache_blob_path(cache, man->layers[i].digest, path);
+		if (cache_hash_file(path, dg, NULL) < 0 || strcmp(dg, man->layers[i].digest) == 0)
+			continue;
+		snprintf(mk, sizeof(mk), "%s.ok", path);
+		unlink(mk);
+		unlink(path);
+		n++;
+		fprintf(stderr, "sif: warning: cached blob %s was damaged: fetching it again\n",
+		        man->layers[i].digest);
+	}
+	return n;
+}
+
+int sif_pull(const char *refarg, const struct sif_pull_opts *po, const struct sif_build_opts *bo,
+             char out[PATH_MAX], struct sif_err *err)
+{
+	struct reg_opts ro = { .insecure = po->insecure, .ca_file = po->ca_file,
+	                       .verbose = po->verbose };
+	struct reg_client *client = NULL;
+	struct reg_manifest top = {0};
+	struct img_manifest man = {0};
+	struct img_config cfg = {0};
+	struct img_index ix = {0};
+	struct sif_cache cache;
+	struct reg_ref ref;
+	char key[17], name[100], refstr[700], what[800], *buf = NULL, *mt = NULL, *config = NULL;
+	char dg[IMG_DIGEST_LEN + 1];
+	size_t len = 0, config_len = 0;
+	bool fetched;
+	int r, kind;
+
+	if ((r = reg_parse_ref(refarg, &ref, err)) < 0)
+		return r;
+	reg_ref_format(&ref, refstr, sizeof(refstr));
+	if ((r = cache_open(&cache, true, err)) < 0)
+		return r;
+	cache_options_key(bo->comp, bo->level, bo->arch, bo->have_time, bo->time, key);
+	/* by digest: the cache answers without asking the registry */
+	if (ref.digest[0]) {
+		snprintf(name, sizeof(name), "%s-%s", ref.digest + 7, key);
+		if (cache_sif_find(&cache, name, out))
+			return 0;
+	}
+	if ((r = reg_client_open(&client, &ref, &ro, err)) < 0)
+		return r;
+	if ((r = reg_get_manifest(client, ref.digest[0] ? ref.digest : ref.tag, &top, err)) < 0)
+		goto out;
+	snprintf(name, sizeof(name), "%s-%s", top.digest + 7, key);
+	if (cache_sif_find(&cache, name, out)) {
+		if (po->verbose)
+			fprintf(stderr, "sif: debug: %s is %s: cached as %s\n", refstr, top.digest, out);
+		r = 0;
+		goto out;
+	}
+	cache_blob_put(&cache, top.digest, top.buf, top.len, NULL);
+
+	/* down the indexes to the platform's manifest */
+	buf = top.buf;
+	len = top.len;
+	top.buf = NULL;
+	mt = strdup(top.media_type);
+	memcpy(dg, top.digest, sizeof(dg));
+	snprintf(what, sizeof(what), "%s", refstr);
+	for (int depth = 0; ; depth++) {
+		int i;
+		if ((kind = classify(mt, buf, what, err)) < 0) {
+			r = kind;
+			goto out;
+		}
+		if (kind == 0)
+			break;
+		if (depth == MAX_NESTING) {
+			r = sif_err_advise(err, SIF_EFORMAT, "%s: image indexes nested more than %d deep",
+			                   refstr, MAX_NESTING);
+			goto out;
+		}
+		if ((r = img_parse_index(buf, len, &ix, err)) < 0 ||
+		    (r = i = img_index_select(&ix, NULL, bo->arch, true, err)) < 0) {
+			sif_err_prefix(err, "%s: ", what);
+			goto out;
+		}
+		if (ix.m[i].size > (int64_t)IMG_MAX_JSON) {
+			r = sif_err_advise(err, EFBIG, "%s: the manifest for %s is %lld bytes, more than "
+			                   "the limit of %u: refused (oversize manifest)", what, bo->arch,
+			                   (long long)ix.m[i].size, IMG_MAX_JSON);
+			goto out;
+		}
+		memcpy(dg, ix.m[i].digest, sizeof(dg));
+		free(mt);
+		mt = ix.m[i].media_type;
+		ix.m[i].media_type = NULL;
+		free(buf);
+		buf = NULL;
+		if ((r = get_by_digest(client, &cache, dg, ix.m[i].size, &buf, &len, err)) < 0)
+			goto out;
+		img_index_free(&ix);
+		snprintf(what, sizeof(what), "%s@%s", refstr, dg);
+	}
+	if ((r = img_parse_manifest(buf, len, mt && in(mt, manifest_types, 2) ? mt : NULL, &man,
+	                            err)) < 0) {
+		sif_err_prefix(err, "%s: ", what);
+		goto out;
+	}
+	if (man.config.size > (int64_t)IMG_MAX_JSON) {
+		r = sif_err_advise(err, EFBIG, "%s: the image config is %lld bytes, more than the "
+		                   "limit of %u: refused", what, (long long)man.config.size,
+		                   IMG_MAX_JSON);
+		goto out;
+	}
+
+	/* the config, then the layers */
+	if (cache_blob_read(&cache, man.config.digest, IMG_MAX_JSON, &config, &config_len) != 1) {
+		char path[PATH_MAX];
+		struct blob_job job = { .digest = man.config.digest, .size = man.config.size };
+		struct fetcher f = { .client = client };
+		struct fetch_arg a = { .f = &f, .job = &job };
+		if ((r = cache_blob_get(&cache, man.config.digest, man.config.size, fetch_to_fd, &a,
+		                        path, &fetched, err)) < 0)
+			goto out;
+		if (cache_blob_read(&cache, man.config.digest, IMG_MAX_JSON, &config, &config_len) != 1) {
+			r = sif_err_advise(err, EIO, "%s: the image config %.19s cannot be read back from "
+			                   "the cache", what, man.config.digest);
+			goto out;
+		}
+	}
+	if ((r = img_parse_config(config, config_len, &cfg, err)) < 0) {
+		sif_err_prefix(err, "%s: config: ", what);
+		goto out;
+	}
+	if (cfg.ndiff_ids != man.nlayers) {
+		r = sif_err_advise(err, SIF_EFORMAT, "%s: the config lists %zu diff_ids, but the "
+		                   "manifest has %zu layers", what, cfg.ndiff_ids, man.nlayers);
+		goto out;
+	}
+	if ((r = fetch_layers(client, &cache, &man, po, err)) < 0)
+		goto out;
+	r = build_cached(&cache, name, refstr, top.digest, config, config_len, man.config.digest,
+	                 &man, &cfg, bo, out, err);
+	/* a layer that does not verify may be a cached blob damaged since it was
+	 * written (its size and mtime kept): re-hash, drop, fetch again, once */
+	if (r == -SIF_EFORMAT && drop_corrupt_layers(&cache, &man) > 0) {
+		memset(err, 0, sizeof(*err));
+		if ((r = fetch_layers(client, &cache, &man, po, err)) == 0)
+			r = build_cached(&cache, name, refstr, top.digest, config, config_len,
+			                 man.config.digest, &man, &cfg, bo, out, err);
+	}
+out:
+	free(buf);
+	free(mt);
+	free(config);
+	img_index_free(&ix);
+	img_manifest_free(&man);
+	img_config_free(&cfg);
+	reg_manifest_free(&top);
+	reg_client_close(client);
+	return r;
+}
+
+/* ---- OUT.sif ---------------------------------------------------------------------- */
+
+int sif_pull_copy(const char *src, const char *dst, bool replace, struct sif_err *err)
+{
+	struct sif_outfile o;
+	struct stat st;
+	int in_fd, r;
+
+	if ((in_fd = open(src, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in_fd, &st) < 0) {
+		r = sif_err_set(err, errno, "%s: %s", src, strerror(errno));
+		if (in_fd >= 0)
+			close(in_fd);
+		return r;
+	}
+	if ((r = sif_outfile_open(&o, dst, replace, err)) < 0) {
+		close(in_fd);
+		return r;
+	}
+	/* a reflink where the filesystem shares extents (btrfs, XFS), else a
+	 * kernel-side copy, else read and write */
+	if (ioctl(o.fd, FICLONE, in_fd) < 0) {
+		off_t left = st.st_size;
+		bool plain = false;
+		while (left > 0 && !plain) {
+			ssize_t n = copy_file_range(in_fd, NULL, o.fd, NULL, (size_t)left, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+			              errno == EOPNOTSUPP) && left == st.st_size) {
+				plain = true;
+				break;
+			}
+			if (n <= 0) {
+				r = sif_err_set(err, n < 0 ? errno : EIO, "copy to %s: %s", dst,
+				                strerror(n < 0 ? errno : EIO));
+				goto fail;
+			}
+			left -= n;
+		}
+		if (plain) {
+			static char buf[1 << 20];
+			ssize_t n;
+			while ((n = read(in_fd, buf, sizeof(buf))) != 0) {
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n < 0 || write(o.fd, buf, (size_t)n) != n) {
+					r = sif_err_set(err, errno ? errno : EIO, "copy to %s: %s", dst,
+					                strerror(errno ? errno : EIO));
+					goto fail;
+				}
+			}
+		}
+	}
+	close(in_fd);
+	return sif_outfile_commit(&o, err);
+fail:
+	close(in_fd);
+	sif_outfile_abort(&o);
+	return r;
+}
