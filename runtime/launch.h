@@ -64,6 +64,8 @@ struct sif_launch {
 
 	bool share;                 /* join or offer a live mount of the same root */
 	const char *share_tag;      /* --share-tag: meet under this name; options must match */
+	const char *share_origin;   /* NULL, or what chose share_tag for the user: "Slurm job
+	                             * step 5.0", "mpirun job 1915551745" */
 	unsigned linger;            /* seconds the mount's holder outlives its last launch */
 
 	int verbose;                /* -v: trace each namespace and mount step */

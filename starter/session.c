@@ -322,8 +322,8 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 {
 	const struct sif_launch *l = s->l;
 	struct sif_fuse *f = NULL;
-	char msg[256], opts[256], name[SIF_SHARE_NAME_MAX];
-	int fusefd = -1, sv[2], namelen = -1, r;
+	char msg[256], opts[256];
+	int fusefd = -1, sv[2], r;
 	pid_t pid;
 
 	if (l->image.kind != SIF_IMAGE_DIR) {
@@ -349,8 +349,6 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 			return r;
 		}
 	}
-	if (l->share)
-		namelen = sif_share_name(l, name);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = sif_err_set(err, errno, "socketpair: %s", strerror(errno));
 		goto fail;
@@ -375,7 +373,7 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 			dup2(null, 1);
 			dup2(null, 2);
 		}
-		int keep[] = {fusefd, l->image.fd, sv[1]};
+		int keep[] = {fusefd, l->image.fd, sv[1], s->listen_fd};
 		close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 		sigset_t all;
 		sigfillset(&all);
@@ -391,18 +389,21 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 		 * 86 -> 90-93 ms; cold 281 -> 269 ms, within noise). */
 		if (fusefd >= 0)
 			fcntl(fusefd, F_SETFL, fcntl(fusefd, F_GETFL) | O_NONBLOCK);
-		sif_holder_run(f, sv[1], namelen > 0 ? name : NULL, namelen, l->linger);
+		sif_holder_run(f, sv[1], s->listen_fd, l->linger);
 		sif_fuse_close(f);
 		_exit(0);
 	}
 	close(sv[1]);
 	s->member_fd = sv[0];
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);   /* the holder's now */
 	sif_fuse_close(f);   /* the server has its own copy */
 	if (fusefd >= 0)
 		close(fusefd);
 	s->server = pid;
 	sif_trace(l, "holder: pid %d %s%s", (int)pid, f ? "serves the image" : "holds the namespaces",
-	          namelen > 0 ? "; the root may be shared" : "");
+	          s->listen_fd >= 0 ? "; the root may be shared" : "");
+	s->listen_fd = -1;
 	return 0;
 fail:
 	if (fusefd >= 0)
@@ -669,6 +670,7 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 	memset(s, 0, sizeof(*s));
 	s->rootfd = -1;
 	s->member_fd = -1;
+	s->listen_fd = -1;
 	s->l = l;
 	if (strlen(l->sessiondir) + sizeof("/root") > sizeof(s->root))
 		return sif_err_set(err, ENAMETOOLONG, "session directory %s: path too long",
@@ -875,6 +877,10 @@ void sif_session_end(struct sif_session *s)
 	if (s->member_fd >= 0)
 		close(s->member_fd);
 	s->member_fd = -1;
+	/* a claim whose root was never set up: queued launches try again */
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	s->listen_fd = -1;
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	s->rootfd = -1;

@@ -8,13 +8,23 @@
  * that the holder is the same user (SO_PEERCRED), receives descriptors of
  * the two namespaces (SCM_RIGHTS), enters them and starts its payload in
  * the root already there: no new mount, no new FUSE server, the image's
- * page cache shared.
+ * page cache shared.  The launch that finds no holder claims the name
+ * (binds and listens) before it sets the root up, and hands the socket to
+ * its holder: launches that start at the same moment, the tasks of one
+ * srun, wait in its queue until the root is ready and join it, instead of
+ * each building a mount of its own.
+ *
+ * Inside a Slurm job step or under mpirun the name is a tag of the job's
+ * (runtime/cli/exec.c), so that all tasks of the step on a node share one
+ * mount and namespace (MPI shared memory, cross-memory attach).
  *
  * Membership is the connection itself: every launch, the first included,
  * keeps its socket open until it ends, and the kernel closes it when the
  * launch dies, even by kill -9.  When the last member is gone the holder
  * lingers for the configured time, then exits, and the namespaces and the
- * FUSE connection go with it.
+ * FUSE connection go with it.  Its life is tied to its members, not to
+ * signals: Slurm's scancel (proctrack/linuxproc) signals what it still
+ * finds of a step, and loses track of the holder once it is reparented.
  */
 #include "config.h"
 
@@ -24,6 +34,7 @@
 #include <linux/nsfs.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +193,27 @@ static bool namespaces_are_ours(int userns, int mntns)
 	return ok;
 }
 
+/* Bind and listen on NAME: the launch that does sets the root up, and its
+ * holder answers the connections queued meanwhile once the root is ready
+ * (sif_holder_run).  False when another launch has the name. */
+static bool claim(const struct sif_launch *l, struct sif_session *s, const char *name, int len)
+{
+	struct sockaddr_un a;
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (lfd < 0)
+		return true;   /* no socket: set up alone, unshared */
+	if (bind(lfd, (struct sockaddr *)&a, addr_of(&a, name, len)) < 0 || listen(lfd, 128) < 0) {
+		int e = errno;
+		close(lfd);
+		return e != EADDRINUSE;   /* in use: someone else sets it up */
+	}
+	s->listen_fd = lfd;
+	sif_trace(l, "share: claimed %s: this launch sets the root up, later ones join it",
+	          name + 1);
+	return true;
+}
+
 int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
 {
 	struct sockaddr_un a;
@@ -192,17 +224,30 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 	                   .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *cm;
-	int len, fd, nsfd[2] = {-1, -1};
+	int len, fd, nsfd[2] = {-1, -1}, attempts = 0;
 	ssize_t n;
 
 	len = sif_share_name(l, name);
 	if (len < 0)
 		return 0;
+again:
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
-	if (connect(fd, (struct sockaddr *)&a, addr_of(&a, name, len)) < 0)
-		goto none;   /* nobody holds such a mount: set one up */
+	if (connect(fd, (struct sockaddr *)&a, addr_of(&a, name, len)) < 0) {
+		/* nobody holds such a mount: claim the name, then set one up.
+		 * Launches that start at the same moment (the tasks of one srun)
+		 * find the claim and wait in the listening queue until the root
+		 * is ready, instead of each setting up its own. */
+		close(fd);
+		fd = -1;
+		if (claim(l, s, name, len))
+			return 0;
+		if (++attempts > 100)
+			return 0;   /* the name stays busy but unanswered: go alone */
+		usleep(2000);   /* its holder is between bind and listen, or closing */
+		goto again;
+	}
 	/* the holder must be this user's own process, never anyone else's
 	 * squatting on the name */
 	if (!peer_is_me(fd)) {
@@ -212,8 +257,14 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 	do {
 		n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
-	if (n <= 32)
-		goto none;   /* the holder was just ending: set up a new one */
+	if (n <= 32) {
+		/* the holder was just ending, or its creator failed before the
+		 * root was ready: claim the name or join the next one */
+		close(fd);
+		if (++attempts > 100)
+			return 0;
+		goto again;
+	}
 	cwd[n] = '\0';
 	char shape[33];
 	if (shape_of(l, shape) < 0 || memcmp(cwd, shape, 32) != 0) {
@@ -223,6 +274,15 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
 					close(((int *)CMSG_DATA(cm))[i]);
 		close(fd);
+		if (l->share_origin)
+			/* a tag of the job's (exec.c): its tasks on this node meet
+			 * under it without being told */
+			return sif_err_advise(err, EINVAL, "the tasks of %s on this node share one "
+			                      "mount (share tag %s), and the one holding it used other "
+			                      "options (binds, home, working directory, --contain, "
+			                      "--fakeroot, --pwd): use the same ones in every task, "
+			                      "--share-tag NAME, or --no-share", l->share_origin,
+			                      l->share_tag);
 		return sif_err_advise(err, EINVAL, "--share-tag %s: the launch holding this tag "
 		                      "used other options (binds, home, working directory, "
 		                      "--contain, --fakeroot, --pwd): use the same ones, another "
@@ -335,17 +395,27 @@ static void welcome(int c, const char *cwd)
 		close(ns[1]);
 }
 
-void sif_holder_run(struct sif_fuse *f, int creator, const char *name, int namelen,
-                    unsigned linger)
+void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 {
 	struct pollfd *p = calloc(MAX_MEMBERS + 2, sizeof(*p));
 	char cwd[PATH_MAX + 40] = "";   /* "R", the root's shape, its cwd */
-	int nmembers = 1, lfd = -1;
+	int nmembers = 1;
 	long deadline = -1;
 	bool ready = false;
 
 	if (!p)
 		return;
+	/* The holder's life is its members' (their sockets), not the job's:
+	 * Slurm's scancel signals every process of the step it can find, this
+	 * one included while the launcher is its parent; a payload that traps
+	 * SIGTERM to save its work still needs the image served. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
 	/* [0] FUSE, [1] the listening socket, [2..] members ([2] the creator) */
 	p[0].fd = f ? sif_fuse_fd(f) : -1;
 	p[0].events = POLLIN;
@@ -396,16 +466,8 @@ void sif_holder_run(struct sif_fuse *f, int creator, const char *name, int namel
 				buf[n] = '\0';
 				memcpy(cwd, buf, (size_t)n + 1);
 				ready = true;
-				if (name) {
-					struct sockaddr_un a;
-					lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-					if (lfd >= 0 && (bind(lfd, (struct sockaddr *)&a, addr_of(&a, name, namelen)) < 0 ||
-					                 listen(lfd, 128) < 0)) {
-						close(lfd);   /* another holder has the name: serve ours alone */
-						lfd = -1;
-					}
-					p[1].fd = lfd;
-				}
+				/* answer the launches queued since the claim */
+				p[1].fd = lfd;
 				continue;
 			}
 			if (n > 0)

@@ -16,14 +16,15 @@ struct sif_fuse;
 /* The abstract socket name for L's root; returns its length, <0 on error. */
 int sif_share_name(const struct sif_launch *l, char name[SIF_SHARE_NAME_MAX]);
 /* Join a live mount for L: 1 when joined (S ready to run), 0 when there is
- * none to join, <0 on failure. */
+ * none to join (then S->listen_fd, when >= 0, is the name claimed for the
+ * root this launch sets up), <0 on failure. */
 int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif_err *err);
 /* Tell the holder the root is complete; it then lets others join. */
 int sif_share_publish(struct sif_session *s, struct sif_err *err);
 /* The holder's loop: serve F (NULL for a directory image), the creator's
- * membership socket and, once ready, the socket NAME for joiners; return
- * when the mount is gone, or LINGER seconds after the last member left. */
-void sif_holder_run(struct sif_fuse *f, int creator, const char *name, int namelen,
-                    unsigned linger);
+ * membership socket and, once ready, the listening socket LFD the creator
+ * claimed for joiners (-1: none); return when the mount is gone, or LINGER
+ * seconds after the last member left. */
+void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger);
 
 #endif

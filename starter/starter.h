@@ -34,6 +34,7 @@ struct sif_session {
 	size_t nfresh;
 	bool bind_cwd;
 	int member_fd;              /* our membership of the mount's holder, or -1 */
+	int listen_fd;              /* the share name we claimed, for our holder, or -1 */
 	bool joined;                /* the root was set up by an earlier launch */
 	const struct sif_launch *l;
 };

@@ -14,6 +14,10 @@ PACKAGES=(
 	# tests: fuzzing, images, the unprivileged user, JSON checks
 	clang libclang-rt-14-dev squashfs-tools busybox-static python3 umoci skopeo zstd
 	util-linux passwd binutils libcap2-bin man-db groff-base
+	# tests: a real Slurm cluster (tests/slurm/cluster.sh); mpirun
+	munge slurm-wlm openmpi-bin
+	# tests: registries on loopback (tests/registry/harness.sh)
+	docker-registry openssl curl
 )
 
 missing=()

@@ -43,7 +43,9 @@ extern char **environ;
 	"      --no-home         do not bind a home directory\n" \
 	"      --no-share        neither join nor offer a live mount of the image\n" \
 	"      --share-tag NAME  launches with this tag share one mount; their options\n" \
-	"                        must match (MPI ranks of one job on one node)\n" \
+	"                        must match (MPI ranks of one job on one node); the\n" \
+	"                        default in a Slurm step (slurm-JOB.STEP) and under\n" \
+	"                        mpirun (mpi-JOBID)\n" \
 	"  -v, --verbose         trace each namespace and mount step (also --debug)\n" \
 	"  -h, --help            show this help\n" \
 	"\n" \
@@ -141,6 +143,50 @@ static int write_identity(struct sif_session *s, const struct sif_launch *l, str
 	free(pw);
 	free(gr);
 	return r;
+}
+
+/* An id from the environment that can name a share tag: short, and only
+ * letters, digits and ".-_" (a PMIx namespace may be "slurm.pmix.5.0"). */
+static const char *env_id(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v || !*v || strlen(v) > 64)
+		return NULL;
+	for (const char *p = v; *p; p++)
+		if (!(*p >= '0' && *p <= '9') && !(*p >= 'a' && *p <= 'z') &&
+		    !(*p >= 'A' && *p <= 'Z') && *p != '.' && *p != '-' && *p != '_')
+			return NULL;
+	return v;
+}
+
+/* The tasks of one job step on one node meet under one tag without being
+ * told: a Slurm step (srun; the batch script itself has no SLURM_STEP_ID
+ * and shares by its options alone), else an Open MPI mpirun job (Debian
+ * 12's Open MPI 4.1 exports PMIX_NAMESPACE, equal to
+ * OMPI_MCA_ess_base_jobid; older ones OMPI_MCA_orte_ess_jobid).  Fills TAG
+ * and ORIGIN, or returns false. */
+static bool job_share_tag(char *tag, size_t taglen, char *origin, size_t originlen)
+{
+	const char *job = env_id("SLURM_JOB_ID"), *step = env_id("SLURM_STEP_ID");
+
+	if (job && step) {
+		snprintf(tag, taglen, "slurm-%s.%s", job, step);
+		snprintf(origin, originlen, "Slurm job step %s.%s", job, step);
+		return true;
+	}
+	if (getenv("OMPI_COMM_WORLD_SIZE")) {
+		const char *id = env_id("PMIX_NAMESPACE");
+		if (!id)
+			id = env_id("OMPI_MCA_ess_base_jobid");
+		if (!id)
+			id = env_id("OMPI_MCA_orte_ess_jobid");
+		if (id) {
+			snprintf(tag, taglen, "mpi-%s", id);
+			snprintf(origin, originlen, "mpirun job %s", id);
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool exists_in(struct sif_session *s, const char *path)
@@ -309,6 +355,16 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	}
 	l.share = !no_share && !l.writable_tmpfs;
 	l.linger = cfg.linger;
+	/* inside a job step: all its tasks on this node share one mount */
+	static char job_tag[96], job_origin[112];
+	if (l.share && !l.share_tag &&
+	    job_share_tag(job_tag, sizeof(job_tag), job_origin, sizeof(job_origin))) {
+		l.share_tag = job_tag;
+		l.share_origin = job_origin;
+		if (l.verbose)
+			fprintf(stderr, "sif: debug: share: %s: share tag %s (--no-share or "
+			        "--share-tag to choose otherwise)\n", job_origin, job_tag);
+	}
 	if (!home_given && !no_home && access(l.home_src, F_OK) < 0) {
 		/* service accounts and nodes without home directories */
 		fprintf(stderr, "sif: warning: your home directory %s does not exist here: not bound "

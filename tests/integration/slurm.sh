@@ -1,0 +1,257 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# sif under a real Slurm (tests/slurm/cluster.sh: munged, slurmctld and
+# slurmd on this machine), run as an unprivileged user: batch jobs, scancel,
+# srun steps, and one mount per node per job step.
+# Environment: SIF, SLURM_CONF (the cluster's; unset: skipped, but with
+# CI=true a missing cluster fails), SIF_FIXTURES.
+. "$(dirname "$0")/lib.sh"
+
+# no_cluster REASON: a skip, or under CI a failure (never a silent pass)
+no_cluster() {
+	if [ "${CI:-}" = true ]; then
+		not_ok "no Slurm cluster under CI: $1"
+	else
+		skip "$1"
+	fi
+	done_testing
+	exit
+}
+if [ "$(id -u)" -eq 0 ]; then
+	skip "running as root: launcher tests prove nothing as root (tests/suite runs them as an unprivileged user)"
+	done_testing
+	exit
+fi
+[ -n "${SLURM_CONF:-}" ] || no_cluster "SLURM_CONF is unset: no Slurm cluster (as root: tests/slurm/cluster.sh start DIR)"
+[ -r "$SLURM_CONF" ] || no_cluster "SLURM_CONF=$SLURM_CONF is not readable"
+export SLURM_CONF
+for tool in sbatch srun scancel scontrol sinfo; do
+	command -v $tool >/dev/null || no_cluster "$tool is not installed (Debian package slurm-client)"
+done
+state=$(sinfo -h -N -o %T 2>&1 | head -n 1)
+case $state in
+idle|mixed|allocated) ;;
+*) no_cluster "the Slurm node is not up (sinfo: ${state:-nothing})" ;;
+esac
+command -v mksquashfs >/dev/null || { skip "mksquashfs is not installed: not tested"; done_testing; exit; }
+BUSYBOX=$(command -v busybox || echo /bin/busybox)
+if ! [ -x "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
+	skip "a static busybox is needed (Debian package busybox-static): not tested"
+	done_testing
+	exit
+fi
+SIF=$(command -v "$SIF") || { not_ok "SIF is not a program"; done_testing; exit; }
+
+# The jobs' files live under the home, which the jobs reach as the user:
+# the image, the job scripts, the data directory bound at /data.
+W=$(mktemp -d "$HOME/sif-slurm.XXXXXX") || { not_ok "make a directory in the home"; done_testing; exit; }
+JOBS=()
+cleanup() {
+	[ ${#JOBS[@]} -gt 0 ] && scancel "${JOBS[@]}" 2>/dev/null
+	rm -rf "$W" "$TMP"
+}
+trap cleanup EXIT
+cd "$W" || exit 1
+
+mkdir -p root/bin root/etc data
+cp "$BUSYBOX" root/bin/busybox
+"$BUSYBOX" --install -s "$W/root/bin" 2>/dev/null
+# busybox --install makes absolute links to where it ran from: relative ones
+for f in root/bin/*; do [ -L "$f" ] && ln -sf busybox "$f"; done
+echo "root:x:0:0:root:/root:/bin/sh" >root/etc/passwd
+echo "root:x:0:" >root/etc/group
+mksquashfs root img.sqfs -quiet -no-progress -noappend -all-root >/dev/null &&
+	"$SIF" build img.sif squashfs:img.sqfs >/dev/null 2>&1 ||
+	"$SIF" build img.sif img.sqfs >/dev/null 2>&1 ||
+	{ not_ok "build the test image (mksquashfs, sif build)"; done_testing; exit; }
+IMG=$W/img.sif
+ME=$(id -u)
+
+# job_state ID: JobState and ExitCode of a job, as "STATE CODE"
+job_state() {
+	scontrol show job "$1" 2>/dev/null |
+		sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p; s/.* ExitCode=\([0-9:]*\).*/\1/p' | paste -sd ' '
+}
+# wait_job ID [SECONDS]: until the job has ended; prints "STATE CODE"
+wait_job() {
+	local _ st
+	for _ in $(seq $((${2:-60} * 5))); do
+		st=$(job_state "$1")
+		case $st in PENDING*|RUNNING*|CONFIGURING*|COMPLETING*|SUSPENDED*|"") ;; *) break ;; esac
+		sleep 0.2
+	done
+	echo "$st"
+}
+# submit SCRIPT-TEXT: sbatch it from $W; the job id, remembered for cleanup
+n_script=0
+submit() {
+	n_script=$((n_script + 1))
+	printf '#!/bin/sh\n%s\n' "$1" >"job$n_script.sh"
+	local id
+	id=$(sbatch --parsable -D "$W" -o "$W/job$n_script.log" -J sif-test "job$n_script.sh" 2>"$TMP/sbatch.err")
+	id=${id%%;*}
+	[ -n "$id" ] && JOBS+=("$id")
+	echo "$id"
+}
+conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
+count() { pgrep -u "$ME" "$@" | grep -c .; }
+holders() { count -x sif-fuse; }
+# what a launch leaves: its launcher (its command line names the image),
+# holder, init, payload
+leftovers() {
+	echo $(( $(count -f "$IMG") + $(holders) + $(count -x sif-init) + $(count -f 'sleep 300') ))
+}
+# the processes of launches but their holders: pid, name, command line
+job_procs() {
+	local p
+	for p in $(pgrep -u "$ME" -f "$IMG|sleep 300|^sif-init"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sif-fuse ] && continue
+		[ -e "/proc/$p" ] && echo "$p $(cat "/proc/$p/comm" 2>/dev/null) $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+	done
+}
+wait_quiet() { local _; for _ in $(seq 150); do [ "$(leftovers)" -eq 0 ] && return 0; sleep 0.1; done; return 1; }
+FUSECTL=false
+[ -d /sys/fs/fuse/connections ] && grep -qs fusectl /proc/mounts && FUSECTL=true
+
+# ---- (a) a batch job: output owned by the user, the payload's exit code -----------
+id=$(submit "\"$SIF\" exec -B \"$W/data:/data\" \"$IMG\" sh -c 'echo \"written by \$(id -u)\" >/data/out; exit 3'")
+if [ -z "$id" ]; then
+	not_ok "sbatch a job" "$(cat "$TMP/sbatch.err")"
+else
+	st=$(wait_job "$id")
+	if [ "$st" = "FAILED 3:0" ]; then
+		ok "sbatch: the job ends with the payload's exit code (Slurm: FAILED, ExitCode 3:0)"
+	else
+		not_ok "sbatch exit code" "scontrol: '$st' (expected 'FAILED 3:0')" "$(cat "job$n_script.log")"
+	fi
+	if [ -f data/out ] && [ "$(stat -c %u data/out)" = "$ME" ] && [ "$(cat data/out)" = "written by $ME" ]; then
+		ok "sbatch: the file written to the bound /data belongs to the user"
+	else
+		not_ok "sbatch output file" "$(ls -ln data)" "$(cat data/out 2>&1)" "$(cat "job$n_script.log")"
+	fi
+fi
+id=$(submit "\"$SIF\" exec \"$IMG\" true")
+st=$(wait_job "$id")
+[ "$st" = "COMPLETED 0:0" ] && ok "sbatch: a payload that succeeds: COMPLETED, ExitCode 0:0" ||
+	not_ok "sbatch success" "scontrol: '$st'" "$(cat "job$n_script.log")"
+
+# ---- (b) scancel: SIGTERM reaches the payload; nothing of the job remains ----------
+wait_quiet
+base_c=$(conns)
+rm -f data/ready data/term
+id=$(submit "\"$SIF\" exec -B \"$W/data:/data\" \"$IMG\" sh -c 'trap \"echo term >/data/term; exit 143\" TERM; echo ready >/data/ready; sleep 300 & wait'")
+for _ in $(seq 300); do [ -f data/ready ] && break; sleep 0.1; done
+during_c=$(conns) during_h=$(holders)
+if [ ! -f data/ready ]; then
+	not_ok "scancel: the job did not start its payload in 30 s" "$(job_state "$id")" "$(cat "job$n_script.log")"
+else
+	scancel "$id"
+	st=$(wait_job "$id" 30)
+	for _ in $(seq 30); do [ -f data/term ] && break; sleep 0.1; done
+	[ -f data/term ] && ok "scancel: the payload gets SIGTERM (its trap ran); job ${st% *}" ||
+		not_ok "scancel: no SIGTERM in the payload" "job: $st" "$(cat "job$n_script.log")"
+	# the launcher, init and payload go with the job (the holder, whose
+	# command line is the launcher's, may linger)
+	for _ in $(seq 30); do [ -z "$(job_procs)" ] && break; sleep 0.1; done
+	left=$(job_procs)
+	[ -z "$left" ] && ok "scancel: within 3 s no process of the job remains (but the lingering holder)" ||
+		not_ok "scancel: processes left" "$left" "$(ps -u "$ME" -o pid,ppid,stat,wchan:24,comm)"
+	# the holder of the shared mount: gone after its linger (5 s), not tied to Slurm
+	# (the FUSE connection ends as the holder's namespaces are torn down:
+	# counted in the same wait)
+	for _ in $(seq 100); do [ "$(holders)" -eq 0 ] && { ! $FUSECTL || [ "$(conns)" -le "$base_c" ]; } && break; sleep 0.1; done
+	[ "$(holders)" -eq 0 ] && [ "$during_h" -ge 1 ] &&
+		ok "scancel: the mount's holder (sif-fuse) is gone within 10 s" ||
+		not_ok "scancel: holder" "during the job: $during_h, now: $(holders)" "$(ps -u "$ME" -o pid,ppid,comm,args)"
+	if $FUSECTL; then
+		[ "$during_c" -gt "$base_c" ] && [ "$(conns)" -le "$base_c" ] &&
+			ok "scancel: no FUSE connection left ($base_c before, $during_c during, $(conns) after)" ||
+			not_ok "scancel: FUSE connections $base_c before, $during_c during, $(conns) after"
+	else
+		skip "/sys/fs/fuse/connections is not mounted (fusectl): FUSE connections not counted"
+	fi
+fi
+
+# ---- (c) srun -n 2: each task sees its rank and step ---------------------------------
+run srun -n 2 -D "$W" "$SIF" exec "$IMG" sh -c 'echo "$SLURM_PROCID $SLURM_STEP_ID $SLURM_NTASKS $SLURM_JOB_ID"'
+ranks=$(printf '%s\n' "$OUT" | cut -d' ' -f1 | sort | paste -sd ' ')
+steps=$(printf '%s\n' "$OUT" | cut -d' ' -f2-4 | sort -u | grep -c .)
+if [ "$RC" -eq 0 ] && [ "$ranks" = "0 1" ] && [ "$steps" -eq 1 ] &&
+   ! printf '%s\n' "$OUT" | grep -q '^[0-9]*  \| $'; then
+	ok "srun -n 2: ranks 0 and 1, with SLURM_STEP_ID, SLURM_NTASKS=2 and SLURM_JOB_ID inside"
+else
+	not_ok "srun -n 2" "exit $RC" "$OUT" "$ERR"
+fi
+run srun -n 1 -D "$W" "$SIF" exec "$IMG" sh -c 'exit 5'
+[ "$RC" -eq 5 ] && ok "srun: the payload's exit code (5) comes back" || not_ok "srun exit code" "$RC $ERR"
+
+# ---- one mount per node per job step --------------------------------------------------
+# two tasks of one step meet under the tag slurm-JOB.STEP: one holder, one
+# FUSE connection; another step of the same job has its own
+wait_quiet
+base_c=$(conns)
+rm -f data/s*
+# counted from here while both tasks run (their sleep 3)
+srun -n 2 -D "$W" "$SIF" exec -v -B "$W/data:/data" "$IMG" sh -c 'echo up >/data/s$SLURM_PROCID; sleep 3' \
+	>"$TMP/srun.out" 2>"$TMP/srun.err" &
+srun_pid=$!
+for _ in $(seq 100); do [ -f data/s0 ] && [ -f data/s1 ] && break; sleep 0.1; done
+sleep 0.5
+during_h=$(holders) during_c=$(conns)
+wait $srun_pid
+RC=$? ERR=$(cat "$TMP/srun.err")
+if [ "$RC" -eq 0 ] && [ "$(grep -c 'share tag slurm-[0-9]*\.0' <<<"$ERR")" -eq 2 ] &&
+   [ "$(grep -c 'joined the live mount' <<<"$ERR")" -eq 1 ]; then
+	ok "srun -n 2: the tasks share the tag slurm-JOB.STEP; one sets up, the other joins"
+else
+	not_ok "srun -n 2 sharing" "exit $RC" "$(grep -E 'share|holder|error' <<<"$ERR")"
+fi
+if ! $FUSECTL; then
+	skip "/sys/fs/fuse/connections is not mounted (fusectl): FUSE connections not counted"
+elif [ "$during_h" -eq 1 ] && [ "$during_c" -eq $((base_c + 1)) ]; then
+	ok "srun -n 2: one FUSE server and one FUSE connection while both tasks run"
+else
+	not_ok "srun -n 2: FUSE servers" "servers: $during_h; connections: $base_c before, $during_c during"
+fi
+# two steps of one job at once: a tag each, a mount each
+wait_quiet
+base_c=$(conns)
+rm -f data/s* data/err*
+id=$(submit "for s in 1 2; do srun -n 1 --overlap \"$SIF\" exec -v -B \"$W/data:/data\" \"$IMG\" sh -c 'echo up >/data/s\$SLURM_STEP_ID; sleep 3' 2>\"$W/data/err\$s\" & done; wait")
+for _ in $(seq 300); do [ -f data/s0 ] && [ -f data/s1 ] && break; sleep 0.1; done
+sleep 0.5
+during_h=$(holders) during_c=$(conns)
+st=$(wait_job "$id")
+if [ "$st" = "COMPLETED 0:0" ] && [ "$(grep -l 'share tag slurm-[0-9]*\.[01] ' data/err1 data/err2 | wc -l)" -eq 2 ] &&
+   [ "$(cat data/err1 data/err2 | grep -o 'share tag slurm-[0-9.]*' | sort -u | wc -l)" -eq 2 ] &&
+   ! grep -q joined data/err1 data/err2; then
+	ok "two steps of one job: a share tag each (slurm-JOB.0, slurm-JOB.1), neither joins the other"
+else
+	not_ok "two steps" "job: $st" "$(cat data/err1 data/err2 "job$n_script.log" 2>&1 | grep -v '^sif: debug: \(mount\|namespace\|bind\)')"
+fi
+if ! $FUSECTL; then
+	skip "/sys/fs/fuse/connections is not mounted (fusectl): FUSE connections not counted"
+elif [ "$during_h" -eq 2 ] && [ "$during_c" -eq $((base_c + 2)) ]; then
+	ok "two steps of one job: two FUSE servers, two FUSE connections"
+else
+	not_ok "two steps: FUSE servers" "servers: $during_h; connections: $base_c before, $during_c during"
+fi
+# the options of a step's tasks must match: a clear error
+run srun -n 2 -D "$W" sh -c "if [ \$SLURM_PROCID = 1 ]; then sleep 1; exec \"$SIF\" exec -B \"$W/data:/data\" \"$IMG\" true; else exec \"$SIF\" exec \"$IMG\" sleep 3; fi"
+if [ "$RC" -ne 0 ] && grep -q 'sif: error: the tasks of Slurm job step [0-9]*\.0 on this node share one mount.*used other options' <<<"$ERR"; then
+	ok "a task of the step with other options: a clear error"
+else
+	not_ok "options mismatch in a step" "exit $RC" "$ERR"
+fi
+run srun -n 2 -D "$W" sh -c "if [ \$SLURM_PROCID = 1 ]; then sleep 1; exec \"$SIF\" exec -v --no-share -B \"$W/data:/data\" \"$IMG\" true; else exec \"$SIF\" exec \"$IMG\" sleep 3; fi"
+[ "$RC" -eq 0 ] && ! grep -q 'share tag' <<<"$ERR" && ok "  ... --no-share opts out" || not_ok "--no-share in a step" "exit $RC" "$ERR"
+# the batch script itself is no step (no SLURM_STEP_ID): no tag there
+id=$(submit "\"$SIF\" exec -v \"$IMG\" true 2>\"$W/data/batch.err\"")
+st=$(wait_job "$id")
+[ "$st" = "COMPLETED 0:0" ] && ! grep -q 'share tag' data/batch.err &&
+	ok "a batch script (no step id) gets no share tag" || not_ok "batch script tag" "$st" "$(cat data/batch.err)"
+
+wait_quiet
+left=$(pgrep -u "$ME" -af "$IMG|sleep 300|^sif-")
+[ -z "$left" ] && ok "at the end nothing of the jobs runs" || not_ok "leftovers at the end" "$left"
+done_testing
