@@ -276,7 +276,7 @@ static int scan_dir(struct scan *s, int dfd, struct tree_node *dir, int depth, s
 		n++;
 	}
 	closedir(d);
-	if (r == 0)
+	if (r == 0 && n)
 		qsort(names, n, sizeof(*names), by_name);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = scan_entry(s, dfd, dir, names[i], depth, err);

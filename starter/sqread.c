@@ -118,6 +118,12 @@ void sif_sqc_fini(struct sif_sqc *c)
 	free(c->name);
 	for (i = 0; i < SIF_SQC_FILES; i++)
 		free(c->files[i].marks);
+	/* libsquashfuse 0.1.10x's sqfs_destroy forgets the xattr ID table
+	 * (sqfs_init made it); sqfs_destroy follows this call everywhere */
+	if (c->fs) {
+		free(c->fs->xattr_table.blocks);
+		c->fs->xattr_table.blocks = NULL;
+	}
 	memset(c, 0, sizeof(*c));
 }
 

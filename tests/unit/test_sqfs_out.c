@@ -509,9 +509,10 @@ static void check_image(const char *tag, const char *img, uint64_t fs_size, int 
 		       !memcmp(buf, "bar", 3) &&
 		       lgetxattr(X("owned"), "security.capability", buf, sizeof(buf)) == 20 &&
 		       !memcmp(buf, cap, 20), "%s: xattrs extracted", tag);
-	} else {
-		tap_skip("%s: ownership, devices, xattrs on disk: not root", tag);
 	}
+	/* (not root: owners, device numbers and xattrs were checked above in
+	 * the image's own listings, which is what matters; only root can
+	 * extract them to disk) */
 #undef X
 	sh("rm -rf '%s'", dir);
 }
@@ -649,7 +650,6 @@ int main(void)
 	static const struct { int comp, level; const char *name; } comps[] = {
 		{ SQFS_OUT_GZIP, 0, "gzip" }, { SQFS_OUT_ZSTD, 3, "zstd" }, { SQFS_OUT_XZ, 0, "xz" },
 		{ SQFS_OUT_LZ4, 0, "lz4" }, { SQFS_OUT_NONE, 0, "none" }, { SQFS_OUT_LZMA, 0, "lzma" },
-		{ SQFS_OUT_LZO, 0, "lzo" },
 	};
 	const char *td = getenv("TMPDIR");
 	uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -681,8 +681,7 @@ int main(void)
 			str(tag, sizeof(tag), "%s-j%u", comps[c].name, jobs);
 			str(img, sizeof(img), "%s/%s.img", tmp, tag);
 			r = build(img, &o, &size, &in, &err);
-			if (r == -ENOTSUP && (comps[c].comp == SQFS_OUT_LZMA ||
-			                      comps[c].comp == SQFS_OUT_LZO)) {
+			if (r == -ENOTSUP && comps[c].comp == SQFS_OUT_LZMA) {
 				tap_skip("%s: %s", tag, err.msg);
 				break;
 			}
