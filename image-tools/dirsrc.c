@@ -82,10 +82,29 @@ static void set_stat(struct tree_inode *ino, const struct stat *st)
 	}
 }
 
-static int copy_data(struct scan *s, int fd, struct tree_inode *ino, struct sif_err *err)
+static int copy_data(struct scan *s, int fd, struct tree_inode *ino, off_t size,
+                     struct sif_err *err)
 {
 	ssize_t n;
-	int r = sqfs_out_file_begin(s->out, ino, err);
+	int r;
+
+	if (size > 0 && (size_t)size <= sizeof(s->buf)) {
+		/* read whole: a file seen before is not compressed again */
+		size_t got = 0;
+		while (got < (size_t)size) {
+			n = read(fd, s->buf + got, (size_t)size - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return fail(s, errno, "read", err);
+			if (n == 0)
+				return sif_err_set(err, EAGAIN, "%s: changed while it was read; build again",
+				                   s->path);
+			got += (size_t)n;
+		}
+		return sqfs_out_file_write(s->out, ino, s->buf, got, err);
+	}
+	r = sqfs_out_file_begin(s->out, ino, err);
 
 	if (r < 0)
 		return r;
@@ -200,7 +219,7 @@ static int scan_entry(struct scan *s, int dfd, struct tree_node *dir, const char
 		if (st.st_size == 0)
 			ino->data_done = true;
 		else
-			r = copy_data(s, fd, ino, err);
+			r = copy_data(s, fd, ino, st.st_size, err);
 		break;
 	case S_IFDIR:
 		if (depth >= MAX_DEPTH) {

@@ -48,6 +48,7 @@
 #define MAX_NAME 256            /* squashfs directory entry names */
 #define MAX_PATH 4096
 #define XATTR_VALUE_MAX 65536
+#define WHOLE_MAX (16 << 20)            /* files up to this are read whole */
 #define XATTR_TOTAL_MAX (256u << 20)
 
 /* ---- the two-stage stream ------------------------------------------------ */
@@ -463,6 +464,8 @@ struct apply {
 	struct lstream s;
 	char path[MAX_PATH], target[MAX_PATH];
 	unsigned char zeros[65536];
+	unsigned char *whole;            /* a file read whole (dedup) */
+	size_t wholecap;
 	struct layer_stats *st;
 };
 
@@ -549,6 +552,30 @@ static int write_data(struct apply *a, struct tree_inode *ino, struct archive_en
 		ino->size = 0;
 		ino->data_done = true;
 		return 0;
+	}
+	if (size <= WHOLE_MAX) {
+		/* read whole: a file seen before is not compressed again */
+		la_ssize_t got;
+		if ((size_t)size > a->wholecap) {
+			size_t cap = a->wholecap ? a->wholecap : 65536;
+			while (cap < (size_t)size)
+				cap *= 2;
+			unsigned char *nb = realloc(a->whole, cap);
+			if (!nb)
+				return sif_err_set(err, ENOMEM, "out of memory");
+			a->whole = nb;
+			a->wholecap = cap;
+		}
+		while (pos < size) {
+			got = archive_read_data(a->s.tar, a->whole + pos, (size_t)(size - pos));
+			if (got < 0)
+				return lstream_fail(&a->s, a->s.tar, 0, err);
+			if (got == 0)
+				return sif_err_set(err, SIF_EFORMAT, "layer %d: \"%s\": data ends before "
+				                   "the file's size", (int)a->idx + 1, a->path);
+			pos += got;
+		}
+		return sqfs_out_file_write(a->out, ino, a->whole, (size_t)size, err);
 	}
 	r = sqfs_out_file_begin(a->out, ino, err);
 	if (r < 0)
@@ -934,6 +961,7 @@ int layer_apply(struct tree *t, struct sqfs_out *out, const struct img_layer *l,
 out:
 	lstream_close(&a->s);
 	lmap_free(&a->map);
+	free(a->whole);
 	free(a);
 	return r;
 }
@@ -1008,6 +1036,7 @@ int layer_finish(struct tree *t, struct sqfs_out *out, const struct img_layer *l
 		if (r == 0)
 			r = lstream_verify(&a->s, NULL, err);
 		lstream_close(&a->s);
+		free(a->whole);
 		free(a);
 	}
 out:

@@ -45,6 +45,7 @@
 #include <sqfs/xattr.h>
 #include <sqfs/xattr_writer.h>
 
+#include "digest.h"
 #include "sqfs_out.h"
 
 #define NO_XATTR 0xFFFFFFFFu
@@ -158,10 +159,21 @@ struct sqfs_out {
 	sqfs_super_t super;
 	sqfs_u32 blk_flags;          /* passed to begin_file */
 	struct tree_inode *cur;      /* the file being streamed */
+	struct dedup *dd;            /* whole files already written, by content */
+	size_t ndd, capdd;
 	uint64_t bytes_in;
 	uint32_t ninodes;
 	bool xattrs;                 /* some inode has xattrs */
 	bool drained;                /* no block in flight any more */
+};
+
+/* A whole file already written: a later file with the same size and
+ * SHA-256 shares its blocks (as mksquashfs's duplicate check does), and is
+ * not compressed again. */
+struct dedup {
+	uint64_t size;
+	char digest[72];
+	struct tree_inode *ino;      /* held */
 };
 
 /* libsquashfs's error codes (error.h) as an errno and a reason */
@@ -502,6 +514,72 @@ int sqfs_out_file_append(struct sqfs_out *out, const void *buf, size_t n, struct
 	return 0;
 }
 
+static size_t dd_slot(const struct sqfs_out *out, uint64_t size, const char *digest)
+{
+	size_t i = 0;
+
+	for (int k = 7; k < 23; k++)   /* the digest's first hex digits */
+		i = i * 16 + (size_t)(digest[k] <= '9' ? digest[k] - '0' : digest[k] - 'a' + 10);
+	i ^= (size_t)size;
+	for (i &= out->capdd - 1;; i = (i + 1) & (out->capdd - 1))
+		if (!out->dd[i].ino ||
+		    (out->dd[i].size == size && strcmp(out->dd[i].digest, digest) == 0))
+			return i;
+}
+
+static int dd_grow(struct sqfs_out *out)
+{
+	size_t cap = out->capdd ? out->capdd * 2 : 1024;
+	struct dedup *old = out->dd, *v = calloc(cap, sizeof(*v));
+	size_t oldcap = out->capdd;
+
+	if (!v)
+		return -ENOMEM;
+	out->dd = v;
+	out->capdd = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].ino)
+			out->dd[dd_slot(out, old[i].size, old[i].digest)] = old[i];
+	free(old);
+	return 0;
+}
+
+int sqfs_out_file_write(struct sqfs_out *out, struct tree_inode *ino, const void *buf,
+                        size_t n, struct sif_err *err)
+{
+	char digest[72];
+	size_t i;
+	int r;
+
+	if (n == 0) {
+		ino->size = 0;
+		ino->data_done = true;
+		return 0;
+	}
+	if ((out->ndd + 1) * 2 > out->capdd && dd_grow(out) < 0)
+		return sif_err_set(err, ENOMEM, "write squashfs: out of memory");
+	if (sif_sha256_buf(buf, n, digest) < 0)
+		return sif_err_set(err, ENOMEM, "write squashfs: out of memory");
+	i = dd_slot(out, n, digest);
+	if (out->dd[i].ino) {
+		ino->same_data = out->dd[i].ino;
+		ino->same_data->holds++;
+		ino->size = n;
+		ino->data_done = true;
+		out->bytes_in += n;
+		return 0;
+	}
+	if ((r = sqfs_out_file_begin(out, ino, err)) < 0 ||
+	    (r = sqfs_out_file_append(out, buf, n, err)) < 0 ||
+	    (r = sqfs_out_file_end(out, err)) < 0)
+		return r;
+	out->dd[i] = (struct dedup){.size = n, .ino = ino};
+	memcpy(out->dd[i].digest, digest, sizeof(digest));
+	ino->holds++;
+	out->ndd++;
+	return 0;
+}
+
 int sqfs_out_file_end(struct sqfs_out *out, struct sif_err *err)
 {
 	int r;
@@ -682,7 +760,14 @@ static int write_leaf(struct sqfs_out *out, struct tree_node *n, struct sif_err 
 	switch (ino->mode & S_IFMT) {
 	case S_IFREG:
 		sq = ino->sq;
-		if (!sq) {   /* empty, never streamed */
+		if (ino->same_data) {
+			/* the same bytes as an earlier file: its blocks, our inode */
+			const sqfs_inode_generic_t *o = ino->same_data->sq;
+			if (!o || !(sq = mine = malloc(sizeof(*o) + o->payload_bytes_available)))
+				goto nomem;
+			memcpy(sq, o, sizeof(*o) + o->payload_bytes_used);
+			sq->payload_bytes_available = o->payload_bytes_used;
+		} else if (!sq) {   /* empty, never streamed */
 			if (!(sq = mine = new_inode(SQFS_INODE_FILE, 0)))
 				goto nomem;
 			sq->data.file.fragment_index = 0xFFFFFFFF;
@@ -865,6 +950,10 @@ void sqfs_out_free(struct sqfs_out *out)
 			sqfs_block_processor_end_file(out->proc);
 		sqfs_block_processor_sync(out->proc);
 	}
+	for (size_t i = 0; i < out->capdd; i++)
+		if (out->dd[i].ino)
+			tree_inode_unhold(out->dd[i].ino);
+	free(out->dd);
 	/* users first, then what they use */
 	sqfs_destroy(out->dw);
 	sqfs_destroy(out->dm);

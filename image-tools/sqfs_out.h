@@ -43,6 +43,12 @@ int sqfs_out_file_begin(struct sqfs_out *out, struct tree_inode *ino, struct sif
 int sqfs_out_file_append(struct sqfs_out *out, const void *buf, size_t n, struct sif_err *err);
 int sqfs_out_file_end(struct sqfs_out *out, struct sif_err *err);
 
+/* The whole data of the regular file INO at once: a file with the same
+ * bytes as one written this way before shares its blocks and is not
+ * compressed again (ino->same_data). */
+int sqfs_out_file_write(struct sqfs_out *out, struct tree_inode *ino, const void *buf,
+                        size_t n, struct sif_err *err);
+
 /* Write the tree's inodes and directories, the tables and the superblock.
  * *SIZE receives the filesystem's size in bytes, padded to 4096. */
 int sqfs_out_finish(struct sqfs_out *out, struct tree *t, uint64_t *size, struct sif_err *err);

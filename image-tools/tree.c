@@ -70,6 +70,8 @@ static void inode_free(struct tree_inode *ino)
 	}
 	free(ino->target);
 	free(ino->sq);
+	if (ino->same_data)
+		tree_inode_unhold(ino->same_data);
 	free(ino);
 }
 

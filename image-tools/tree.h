@@ -46,6 +46,7 @@ struct tree_inode {
 	uint64_t size;
 	struct sqfs_inode_generic_t *sq;
 	bool data_done;              /* the data has been written */
+	struct tree_inode *same_data; /* held: the same bytes, written before */
 	bool dead;                   /* no name left; freed with the tree */
 	struct tree_inode *next_dead;
 	/* writer state */

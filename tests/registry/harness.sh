@@ -101,7 +101,10 @@ wait_http() {
 	for i in $(seq 100); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" 2>/dev/null)
 		[ "$code" = "$want" ] && return 0
-		ours "$LAST_PID" || { echo "harness: $name exited: $(tail -n 5 "$DIR/$name/stderr" 2>/dev/null)" >&2; return 1; }
+		# (not "ours": until it has exec'd, the child's command line is
+		# still this script's; alive is what matters here)
+		kill -0 "$LAST_PID" 2>/dev/null ||
+			{ echo "harness: $name exited: $(tail -n 5 "$DIR/$name/stderr" 2>/dev/null)" >&2; return 1; }
 		sleep 0.1
 	done
 	echo "harness: $name does not answer $want at $url (last: $code)" >&2
