@@ -78,31 +78,6 @@ static bool looks_like_squashfs(const char *path)
 	return yes;
 }
 
-static int parse_uint(const char *s, unsigned max, unsigned *v)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || x > max)
-		return -1;
-	*v = (unsigned)x;
-	return 0;
-}
-
-static int parse_comp(const char *s)
-{
-	static const struct { const char *name; int comp; } algs[] = {
-		{"gzip", SQFS_OUT_GZIP}, {"zstd", SQFS_OUT_ZSTD}, {"lz4", SQFS_OUT_LZ4},
-		{"xz", SQFS_OUT_XZ}, {"none", SQFS_OUT_NONE},
-	};
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-		if (strcmp(s, algs[i].name) == 0)
-			return algs[i].comp;
-	return -1;
-}
-
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -129,19 +104,19 @@ static int run(int argc, char **argv)
 		switch (c) {
 		case 'a': bo.arch = optarg; break;
 		case 'c':
-			bo.comp = parse_comp(optarg);
+			bo.comp = cli_parse_comp(optarg);
 			if (bo.comp < 0)
 				return cli_failf("build: unknown compressor '%s': use gzip, zstd, lz4, xz "
 				                 "or none", optarg);
 			break;
 		case 'l':
-			if (parse_uint(optarg, 100, &v) < 0 || v == 0)
+			if (cli_parse_uint(optarg, 100, &v) < 0 || v == 0)
 				return cli_failf("build: --level '%s' is not a level: give a positive "
 				                 "number the compressor accepts", optarg);
 			bo.level = (int)v;
 			break;
 		case 'j':
-			if (parse_uint(optarg, 1024, &v) < 0 || v == 0)
+			if (cli_parse_uint(optarg, 1024, &v) < 0 || v == 0)
 				return cli_failf("build: --jobs '%s' is not a number of threads: give "
 				                 "1 to 1024", optarg);
 			bo.jobs = v;

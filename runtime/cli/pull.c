@@ -48,31 +48,6 @@ static const char usage[] =
 	"See 'sif cache' to list, clean or verify the cache.\n"
 	"Exit status: 0, or 255 on failure. See sif-pull(1).\n";
 
-static int parse_uint(const char *s, unsigned max, unsigned *v)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || x > max)
-		return -1;
-	*v = (unsigned)x;
-	return 0;
-}
-
-static int parse_comp(const char *s)
-{
-	static const struct { const char *name; int comp; } algs[] = {
-		{"gzip", SQFS_OUT_GZIP}, {"zstd", SQFS_OUT_ZSTD}, {"lz4", SQFS_OUT_LZ4},
-		{"xz", SQFS_OUT_XZ}, {"none", SQFS_OUT_NONE},
-	};
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-		if (strcmp(s, algs[i].name) == 0)
-			return algs[i].comp;
-	return -1;
-}
-
 static int source_date_epoch(struct sif_build_opts *bo)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
@@ -147,19 +122,19 @@ static int run(int argc, char **argv)
 		switch (c) {
 		case OPT_ARCH: bo.arch = optarg; break;
 		case 'j':
-			if (parse_uint(optarg, 64, &v) < 0 || v == 0)
+			if (cli_parse_uint(optarg, 64, &v) < 0 || v == 0)
 				return cli_failf("pull: --jobs '%s' is not a number of downloads: give 1 "
 				                 "to 64", optarg);
 			po.jobs = v;
 			break;
 		case 'c':
-			bo.comp = parse_comp(optarg);
+			bo.comp = cli_parse_comp(optarg);
 			if (bo.comp < 0)
 				return cli_failf("pull: unknown compressor '%s': use gzip, zstd, lz4, xz "
 				                 "or none", optarg);
 			break;
 		case 'l':
-			if (parse_uint(optarg, 100, &v) < 0 || v == 0)
+			if (cli_parse_uint(optarg, 100, &v) < 0 || v == 0)
 				return cli_failf("pull: --level '%s' is not a level: give a positive "
 				                 "number the compressor accepts", optarg);
 			bo.level = (int)v;
