@@ -24,7 +24,8 @@
 #   SIF_BENCH_USER    unprivileged user for (c) and (d) (default siftest,
 #                     created when missing)
 #   SIF_BENCH_RUNS    runs per row, the best counts (default 3)
-#   SIF_BENCH_ROWS    rows to run besides (a), the baseline (default "b c d")
+#   SIF_BENCH_ROWS    rows to run besides (a), the baseline (default "b c d p";
+#                     p: sif pull cold and warm, skopeo copy + sif build)
 #   SIF_BENCH_MIRROR  Debian mirror (default: the bookworm one in
 #                     /etc/apt/sources.list*, else http://deb.debian.org/debian)
 set -euo pipefail
@@ -32,7 +33,7 @@ set -euo pipefail
 BASE=${SIF_BENCH_CACHE:-${SIF_BENCH_DIR:-/var/tmp/sif-bench}}
 B=$BASE/build
 RUNS=${SIF_BENCH_RUNS:-3}
-ROWS=" ${SIF_BENCH_ROWS:-b c d} "
+ROWS=" ${SIF_BENCH_ROWS:-b c d p} "
 BUSER=${SIF_BENCH_USER:-siftest}
 UPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PY=/usr/bin/python3   # Debian's, whatever pyenv & co. put first in PATH
@@ -397,12 +398,25 @@ if [[ $ROWS == *" c "* ]]; then
 	add "(c') charliecloud -b 64K" user "$CH_ENV" "rm -rf --one-file-system $U/ch $U/c2.sqfs" "$U/c2.sqfs" \
 		"$CH_PULL" "ch-convert -i ch-image -o squash $REF $U/c2.sqfs"
 fi
+SIFOPT="-F -q --compress gzip --level $LEVEL --jobs $NPROC"
 if [ -n "$SIF" ] && [[ $ROWS == *" d "* ]]; then
-	SIFOPT="-F -q --compress gzip --level $LEVEL --jobs $NPROC"
 	add "(d1) sif build oci" user "" "rm -f $U/d.sif" "$U/d.sif" \
 		"$SIF build $SIFOPT $U/d.sif oci:$OCI:bench"
 	add "(d2) sif build docker-archive" user "" "rm -f $U/e.sif" "$U/e.sif" \
 		"$SIF build $SIFOPT $U/e.sif docker-archive:$DARCH"
+fi
+# issue 6: sif pull from the same registry, a cold cache and then a warm one
+# (the warm row follows the cold one in every round), and skopeo copy + sif build
+if [ -n "$SIF" ] && [[ $ROWS == *" p "* ]]; then
+	PULLENV="SIF_CACHEDIR=$U/pcache SIF_TMPDIR=$U"
+	PULLOPT="-F -q --ca-file $P/ca.crt --compress gzip --level $LEVEL --jobs 4"
+	add "(p1) sif pull, cold cache" user "$PULLENV" "rm -rf --one-file-system $U/pcache $U/p.sif" \
+		"$U/p.sif" "$SIF pull $PULLOPT $U/p.sif docker://$REF"
+	add "(p2) sif pull, warm cache" user "$PULLENV" "rm -f $U/p2.sif" "$U/p2.sif" \
+		"$SIF pull $PULLOPT $U/p2.sif docker://$REF"
+	add "(p3) skopeo copy + sif build" user "" "rm -rf --one-file-system $U/sk $U/p3.sif" \
+		"$U/p3.sif" "skopeo copy -q --src-cert-dir $WORK/certs docker://$REF oci:$U/sk:bench" \
+		"$SIF build $SIFOPT $U/p3.sif oci:$U/sk:bench"
 fi
 
 say
@@ -497,5 +511,16 @@ for name, wall, cpu, rss, cmd in rows:
     r = float(wall) / base if base else float("inf")
     print(f"  {'PASS' if r <= 1.0 else 'MISS'}  {name}: {r:.2f}x (a)'s wall time (target <= 1.0x)")
     print(f"  {'PASS' if int(rss) <= 512 * 1024 else 'MISS'}  {name}: peak RSS {int(rss) / 1024:.1f} MiB (target <= 512 MiB)")
+# issue 6: a cold pull at most 0.5x Charliecloud's pull + convert; a warm one under 100 ms
+c = next((r for r in rows if r[0].startswith("(c)") and r[1] != "-"), None)
+for name, wall, cpu, rss, cmd in rows:
+    if name.startswith("(p1)") and wall != "-":
+        if c:
+            r = float(wall) / float(c[1])
+            print(f"  {'PASS' if r <= 0.5 else 'MISS'}  {name}: {r:.2f}x Charliecloud's (c) (target <= 0.5x)")
+        else:
+            print(f"  MISS  {name}: no Charliecloud row (c) to compare with")
+    if name.startswith("(p2)") and wall != "-":
+        print(f"  {'PASS' if float(wall) < 0.1 else 'MISS'}  {name}: {float(wall) * 1000:.0f} ms (target < 100 ms, manifest request included)")
 PY
 say "Targets are goals measured here, not asserts; the machine is shared and noisy."
