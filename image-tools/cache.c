@@ -69,11 +69,11 @@ int cache_open(struct sif_cache *c, bool create, struct sif_err *err)
 		return 0;
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", c->dir, sub[i]);
-		if ((r = mkdirs(p, 0755)) < 0)
+		if ((r = mkdirs(p, 0700)) < 0)   /* private: images may be from private registries */
 			return sif_err_advise(err, -r, "cache %s: %s: set SIF_CACHEDIR to a directory you "
 			                      "can write", p, strerror(-r));
 	}
-	if ((r = mkdirs(c->tmp, 0755)) < 0)
+	if ((r = mkdirs(c->tmp, 0700)) < 0)
 		return sif_err_advise(err, -r, "temporary directory %s: %s: set SIF_TMPDIR to a "
 		                      "directory you can write", c->tmp, strerror(-r));
 	return 0;
@@ -669,7 +669,12 @@ static void clean_leftovers(const struct sif_cache *c, int what)
 			if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 				continue;
 			if (k == 2) {
-				if (now - st.st_mtime > 86400)
+				/* only our own stale downloads ("blob-" + 16 hex + "-XXXXXX"):
+				 * SIF_TMPDIR may be a directory shared with anything */
+				const char *n = de->d_name;
+				if (strlen(n) == 28 && !strncmp(n, "blob-", 5) && n[21] == '-' &&
+				    strspn(n + 5, "0123456789abcdef") == 16 && st.st_uid == getuid() &&
+				    now - st.st_mtime > 86400)
 					unlink(path);
 			} else if (ends_with(de->d_name, ".ok")) {
 				char entry[PATH_MAX + 300];

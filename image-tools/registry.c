@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -927,13 +928,29 @@ static bool same_origin(const char *base, const char *url)
 	return strncmp(url, base, n) == 0 && (url[n] == '/' || url[n] == '\0');
 }
 
+/* Is URL's host this machine (exactly localhost, [::1] or 127.0.0.0/8), with
+ * no user part?  Parsed as curl parses it: "http://127.0.0.1@elsewhere/" is
+ * elsewhere. */
 static bool is_loopback_url(const char *url)
 {
-	const char *p = strstr(url, "://");
-	if (!p)
-		return false;
-	p += 3;
-	return !strncmp(p, "127.", 4) || !strncmp(p, "localhost", 9) || !strncmp(p, "[::1]", 5);
+	CURLU *u = curl_url();
+	char *host = NULL, *user = NULL;
+	bool yes = false;
+	struct in_addr a;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK && user)
+		goto out;
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host)
+		goto out;
+	yes = strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	      (inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127);
+out:
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return yes;
 }
 
 static void sleep_ms(long ms)
@@ -1222,7 +1239,9 @@ static int request(struct reg_client *c, CURL *h, const char *path, bool head, b
 			}
 			return curl_fail(c, cr, what, err);
 		}
-		if (x->status == 401 && !authed && x->www[0]) {
+		/* a challenge counts only from the registry itself: a storage host
+		 * a blob was redirected to must not get the registry's credentials */
+		if (x->status == 401 && !authed && x->www[0] && same_origin(c->base, url)) {
 			char www[sizeof(x->www)];
 			memcpy(www, x->www, sizeof(www));
 			authed = true;
@@ -1231,7 +1250,8 @@ static int request(struct reg_client *c, CURL *h, const char *path, bool head, b
 			continue;
 		}
 		if (x->status == 429 && ++tries429 < TRIES_429) {
-			long ms = x->retry_after >= 0 ? x->retry_after * 1000 : 500L << tries429;
+			long ms = x->retry_after >= 0 ? (x->retry_after > 60 ? 60 : x->retry_after) * 1000
+			                              : 500L << tries429;
 			if (ms > 60000)
 				ms = 60000;
 			if (c->verbose)
