@@ -14,29 +14,11 @@
 #include <sys/stat.h>
 
 #include "cache.h"
+#include "io.h"
 #include "digest.h"
 #include "source.h"
 
 #define MARKER_MAGIC "sif-cache-entry 1"
-
-static int mkdirs(const char *dir, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", dir) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 int cache_open(struct sif_cache *c, bool create, struct sif_err *err)
 {
@@ -69,11 +51,11 @@ int cache_open(struct sif_cache *c, bool create, struct sif_err *err)
 		return 0;
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", c->dir, sub[i]);
-		if ((r = mkdirs(p, 0700)) < 0)   /* private: images may be from private registries */
+		if ((r = sif_mkdirs(p, 0700)) < 0)   /* private: images may be from private registries */
 			return sif_err_advise(err, -r, "cache %s: %s: set SIF_CACHEDIR to a directory you "
 			                      "can write", p, strerror(-r));
 	}
-	if ((r = mkdirs(c->tmp, 0700)) < 0)
+	if ((r = sif_mkdirs(c->tmp, 0700)) < 0)
 		return sif_err_advise(err, -r, "temporary directory %s: %s: set SIF_TMPDIR to a "
 		                      "directory you can write", c->tmp, strerror(-r));
 	return 0;

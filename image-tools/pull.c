@@ -240,18 +240,6 @@ static int classify(const char *mt, const char *buf, const char *what, struct si
 	return strstr(buf, "\"manifests\"") ? 1 : 0;
 }
 
-static void room_for_fds(size_t n)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)n + 256;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 /* Build the cached image NAME from the cached blobs. */
 static int build_cached(const struct sif_cache *cache, const char *name, const char *refstr,
                         const char *top_digest, char *config, size_t config_len,
@@ -281,7 +269,7 @@ static int build_cached(const struct sif_cache *cache, const char *name, const c
 		cache_unlock(lk);
 		return sif_err_set(err, ENOMEM, "out of memory");
 	}
-	room_for_fds(man->nlayers);
+	img_room_for_fds(man->nlayers);
 	for (size_t i = 0; i < man->nlayers; i++)
 		src.layers[i].fd = -1;
 	for (size_t i = 0; i < man->nlayers; i++) {

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "digest.h"
+#include "io.h"
 #include "registry.h"
 #include "source.h"
 
@@ -512,25 +513,6 @@ int reg_creds_lookup(const char *host, struct reg_creds *c, struct sif_err *err)
 	return reg_auth_file_lookup(path, host, c, err);
 }
 
-static int mkdir_p(const char *dir, mode_t mode)
-{
-	char buf[4096];
-
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", dir) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int reg_auth_file_store(const char *path, const char *host, const char *user, const char *pass,
                         struct sif_err *err)
 {
@@ -583,7 +565,7 @@ int reg_auth_file_store(const char *path, const char *host, const char *user, co
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if ((r = mkdir_p(dir, 0700)) < 0) {
+		if ((r = sif_mkdirs(dir, 0700)) < 0) {
 			sif_err_set(err, -r, "%s: %s", dir, strerror(-r));
 			goto out;
 		}

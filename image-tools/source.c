@@ -1500,7 +1500,7 @@ static int priv_add_fd(struct img_source *s, int fd, struct sif_err *err)
 /* One descriptor per layer blob of a layout directory: make room under
  * RLIMIT_NOFILE for images with many layers (the soft limit is often 1024;
  * the hard one is ours to use). */
-static void room_for_fds(size_t n)
+void img_room_for_fds(size_t n)
 {
 	struct rlimit rl;
 	rlim_t want = (rlim_t)n + 256;
@@ -1632,7 +1632,7 @@ static int oci_load(struct img_source *s, const struct store *st, const char *ta
 	man.layers = NULL;
 	man.nlayers = 0;
 	if (!st->arc)
-		room_for_fds(s->nlayers);
+		img_room_for_fds(s->nlayers);
 	for (size_t k = 0; k < s->nlayers; k++) {
 		struct img_layer *l = &s->layers[k];
 		struct loc lc;

@@ -61,6 +61,10 @@ void img_source_close(struct img_source *s);
  * layout directory, an OCI archive or a docker archive; 0 if none. */
 int img_source_detect(const char *path, enum img_kind *kind);
 
+/* Raise the soft RLIMIT_NOFILE towards the hard one so that N more
+ * descriptors (one per layer blob) fit. */
+void img_room_for_fds(size_t n);
+
 /* Is S "sha256:" and 64 lowercase hex digits? */
 int img_digest_valid(const char *s);
 

@@ -2,7 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -88,5 +91,24 @@ int sif_copy_range(int src_fd, int64_t src_off, int dst_fd, int64_t dst_off, uin
 		dst_off += (int64_t)want;
 		len -= want;
 	}
+	return 0;
+}
+
+int sif_mkdirs(const char *dir, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", dir) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
 	return 0;
 }

@@ -14,4 +14,7 @@ int sif_pwrite_zeros(int fd, int64_t off, uint64_t len);
 /* Copy LEN bytes from src_fd at src_off to dst_fd at dst_off. */
 int sif_copy_range(int src_fd, int64_t src_off, int dst_fd, int64_t dst_off, uint64_t len);
 
+/* mkdir -p DIR with MODE for what it creates; 0 or -errno. */
+int sif_mkdirs(const char *dir, mode_t mode);
+
 #endif
