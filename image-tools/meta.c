@@ -119,6 +119,15 @@ static void put_dquoted_body(FILE *f, const char *s)
 
 /* The "config" object of an image config, or the object itself when it is
  * already that part (Apptainer stores only it, as oci-config.json). */
+/* Each string of the JSON array A, single-quoted, after a space. */
+static void put_words(FILE *f, const json_t *a)
+{
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		fputc(' ', f);
+		put_squoted(f, json_string_value(json_array_get(a, i)));
+	}
+}
+
 static const json_t *config_object(const json_t *root)
 {
 	const json_t *c = json_object_get(root, "config");
@@ -161,10 +170,7 @@ char *meta_runscript(const struct json_t *config, struct sif_err *err)
 	      "# word is quoted, none is evaluated.\n", x.f);
 	if (ncmd > 0) {
 		fputs("if [ $# -eq 0 ]; then\n\tset --", x.f);
-		for (size_t i = 0; i < ncmd; i++) {
-			fputc(' ', x.f);
-			put_squoted(x.f, json_string_value(json_array_get(cmd, i)));
-		}
+		put_words(x.f, cmd);
 		fputs("\nfi\n", x.f);
 	} else if (nep == 0) {
 		/* Apptainer's own runscript then runs the arguments, if any; and
@@ -174,10 +180,7 @@ char *meta_runscript(const struct json_t *config, struct sif_err *err)
 	}
 	if (nep > 0) {
 		fputs("set --", x.f);
-		for (size_t i = 0; i < nep; i++) {
-			fputc(' ', x.f);
-			put_squoted(x.f, json_string_value(json_array_get(ep, i)));
-		}
+		put_words(x.f, ep);
 		fputs(" \"$@\"\n", x.f);
 	}
 	/* Apptainer's runtime looks for this exact eval line and then runs the

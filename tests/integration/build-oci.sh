@@ -49,18 +49,6 @@ keep() {
 	cp "$1.sif" "$KEEP/$1.sif" && printf '%s.sif\t%s\t%s\n' "$1" "$2" "$1" >>"$KEEP/oracle.list"
 }
 
-# part SIF: P_OFF and P_SIZE of the primary partition, from inspect --json
-part() {
-	P_OFF='' P_SIZE=''
-	local j
-	j=$("$SIF" inspect --objects --json "$1" 2>/dev/null) || return 1
-	read -r P_OFF P_SIZE < <(python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-p = [o for o in d["objects"] if o.get("partition", {}).get("primary")]
-print(p[0]["start"], p[0]["size"]) if len(p) == 1 else sys.exit(1)' <<<"$j") && [ -n "$P_SIZE" ]
-}
-
 # sqfs SIF FILE: the primary partition of SIF as a squashfs file
 sqfs() {
 	part "$1" || return 1

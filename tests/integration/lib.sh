@@ -46,6 +46,18 @@ expect_fail() {
 	fi
 }
 
+# part SIF: P_OFF and P_SIZE of the primary partition (inspect --objects --json)
+part() {
+	P_OFF='' P_SIZE=''
+	local j
+	j=$("$SIF" inspect --objects --json "$1" 2>/dev/null) || return 1
+	read -r P_OFF P_SIZE < <(python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+p = [o for o in d["objects"] if o.get("partition", {}).get("primary")]
+print(p[0]["start"], p[0]["size"]) if len(p) == 1 else sys.exit(1)' <<<"$j") && [ -n "$P_SIZE" ]
+}
+
 done_testing() {
 	echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ]

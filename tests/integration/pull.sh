@@ -101,17 +101,6 @@ error_says() {
 	grep -qiE -- "$2" <<<"$ERR" && ok "  ... the error $1" || not_ok "  ... the error does not say $1" "want /$2/" "stderr: ${ERR:0:600}"
 }
 
-# part SIF: P_OFF and P_SIZE of the primary partition (inspect --objects --json)
-part() {
-	P_OFF='' P_SIZE=''
-	local j
-	j=$("$SIF" inspect --objects --json "$1" 2>/dev/null) || return 1
-	read -r P_OFF P_SIZE < <(python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-p = [o for o in d["objects"] if o.get("partition", {}).get("primary")]
-print(p[0]["start"], p[0]["size"]) if len(p) == 1 else sys.exit(1)' <<<"$j") && [ -n "$P_SIZE" ]
-}
 sqfs() { part "$1" && tail -c +$((P_OFF + 1)) "$1" | head -c "$P_SIZE" >"$2"; }
 arch_of() { "$SIF" inspect --objects --json "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["arch"])' 2>/dev/null; }
 
