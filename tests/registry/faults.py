@@ -24,16 +24,19 @@ SPEC, chosen by the request path or by a control file, changes the answer:
                         Docker-Content-Digest) with its Content-Length
            bigchunked   the same, chunked, without a Content-Length
            slow         the upstream answer, its body trickled over ~N seconds
+           stall        the upstream headers, half the body, then nothing more:
+                        the connection stays open, silent, until the client
+                        closes it (or 600 s pass)
   N        how many matching requests get the fault; then they pass
            (default: 1 for the statuses, unlimited for the others)
   TARGET   any | manifest | blob | bigblob | ping  (default: any for the
-           statuses, blob for truncate/corrupt/slow, manifest for big*);
+           statuses, blob for truncate/corrupt/slow/stall, manifest for big*);
            bigblob: a blob of 1 MiB or more (a layer, not the config)
   NONCE    anything: a fresh set of counters for the same fault
 
 Counters are per SPEC (the whole string, nonce included) and shared by all
 the requests that match its TARGET; HEAD and GET both count for statuses;
-truncate, corrupt and slow apply to GET only.
+truncate, corrupt, slow and stall apply to GET only.
 
 Every request is logged, one tab-separated line: time, method, original
 path, upstream path, status, body bytes sent, and the fault applied ("-"
@@ -58,7 +61,7 @@ import urllib.parse
 HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
        "transfer-encoding", "upgrade", "host", "content-length"}
 STATUS_KINDS = {"429", "500", "502", "503", "404"}
-OTHER_KINDS = {"truncate", "corrupt", "bigmanifest", "bigchunked", "slow"}
+OTHER_KINDS = {"truncate", "corrupt", "bigmanifest", "bigchunked", "slow", "stall"}
 SPEC_RE = re.compile(r"^(?P<kind>[0-9]{3}|[a-z]+)(?:x(?P<n>[0-9]+))?(?:-(?P<target>any|manifest|blob|bigblob|ping))?(?:\.(?P<nonce>[A-Za-z0-9_-]+))?$")
 BIG = 5 * 1024 * 1024
 BIGBLOB = 1024 * 1024
@@ -203,7 +206,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         target = fault["target"] if fault else None
         applies = (fault is not None and (target == "any" or target == kind_of or
                                           (target == "bigblob" and kind_of == "blob")))
-        body_fault = applies and fault["kind"] in ("truncate", "corrupt", "slow")
+        body_fault = applies and fault["kind"] in ("truncate", "corrupt", "slow", "stall")
         if body_fault and self.command != "GET":
             applies = body_fault = False
         # a body fault is counted once the upstream answer is known (its size)
@@ -291,6 +294,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 b[len(b) // 2] ^= 0x01
             self.wfile.write(bytes(b))
             st.log(self.command, orig, path, status, len(b), "corrupt:bit0@%d" % (len(b) // 2))
+        elif k == "stall":
+            half = len(data) // 2
+            t0 = time.monotonic()
+            how = "timeout"
+            try:
+                self.wfile.write(data[:half])
+                self.wfile.flush()
+                # silent until the client gives up and closes (EOF), or 600 s
+                self.connection.settimeout(1.0)
+                while time.monotonic() - t0 < 600:
+                    try:
+                        if self.connection.recv(4096) == b"":
+                            how = "client-closed"
+                            break
+                    except socket.timeout:
+                        continue
+            except OSError:
+                how = "client-closed"
+            self.close_connection = True
+            st.log(self.command, orig, path, status, half,
+                   "stall:%d/%d:%s-after-%.1fs" % (half, len(data), how, time.monotonic() - t0))
         elif k == "slow":
             secs = 3.0
             step = max(1, len(data) // 30)

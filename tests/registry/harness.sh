@@ -467,13 +467,15 @@ check() {
 	t "fault truncate: curl reports a partial transfer (18)" bash -c 'curl -s -o /dev/null "$1"; [ $? -eq 18 ]' _ "$F/truncate.chk$$/layers/blobs/$big"
 	t "fault truncate-bigblob: the config passes, the layer is cut" bash -c 'cfg=${3%% *}; curl -sf -o /dev/null "$1/$cfg" && curl -s -o /dev/null "$1/$2"; [ $? -eq 18 ]' \
 		_ "$F/truncate-bigblob.chk$$/layers/blobs" "$big" "$REG_BLOBS_LATEST"
+	t "fault stall: half the body, then silence (curl's low-speed limit gives up: 28)" bash -c 'curl -s -o /dev/null --speed-limit 1000 --speed-time 2 --max-time 60 "$1"; rc=$?; sleep 1.5; [ $rc -eq 28 ] && grep -q "/stall\.chk$3/.*	stall:[0-9]*/[0-9]*:client-closed" "$2"' \
+		_ "$F/stall.chk$$/layers/blobs/$big" "$REG_FAULT_LOG" "$$"
 	t "fault corrupt: same length, another digest" bash -c 'curl -sf "$1" >"$3" && [ "$(stat -c %s "$3")" = "$(curl -s "$2" | wc -c)" ] && [ "sha256:$(sha256sum <"$3" | cut -d" " -f1)" != "$4" ]' \
 		_ "$F/corrupt.chk$$/layers/blobs/$big" "http://$REG_PLAIN/v2/layers/blobs/$big" "$c/corrupt.blob" "$big"
 	t "fault bigmanifest: a 5 MiB manifest" bash -c '[ "$(curl -sf "$1" | wc -c)" -gt 5242880 ] && curl -sfI "$1" | tr -d "\r" | grep -qiE "^content-length: 52(4[3-9]|[5-9][0-9])[0-9]{3}$"' _ "$F/bigmanifest.chk$$/layers/manifests/latest"
 	t "fault bigchunked: 5 MiB, chunked" bash -c '[ "$(curl -sf "$1" | wc -c)" -gt 5242880 ] && curl -sf -D- -o /dev/null "$1" | grep -qi "^transfer-encoding: chunked"' _ "$F/bigchunked.chk$$/layers/manifests/latest"
 	t "fault control file: 503x1 for every request, then reset" bash -c 'echo 503x1 >"$1" && a=$(curl -s -o /dev/null -w "%{http_code}" "$2") && b=$(curl -s -o /dev/null -w "%{http_code}" "$2") && : >"$1" && [ "$a$b" = 503200 ]' \
 		_ "$REG_FAULT_CONTROL" "http://$REG_FAULT/v2/layers/manifests/latest"
-	t "fault log: each fault is logged" bash -c 'for k in 429 500 503 truncate: corrupt: bigmanifest bigchunked; do grep -q "	$k" "$1" || { echo "no $k"; exit 1; }; done' _ "$REG_FAULT_LOG"
+	t "fault log: each fault is logged" bash -c 'for k in 429 500 503 truncate: corrupt: stall: bigmanifest bigchunked; do grep -q "	$k" "$1" || { echo "no $k"; exit 1; }; done' _ "$REG_FAULT_LOG"
 	unset -f curl
 	echo "1..$n"
 	[ "$bad" -eq 0 ]
