@@ -24,7 +24,7 @@ int cache_open(struct sif_cache *c, bool create, struct sif_err *err)
 {
 	const char *d = getenv("SIF_CACHEDIR"), *x = getenv("XDG_CACHE_HOME");
 	const char *h = getenv("HOME"), *s = getenv("SIF_CACHEDIR_SITE"), *t = getenv("SIF_TMPDIR");
-	static const char *const sub[] = { "blobs/sha256", "sif" };
+	static const char *const sub[] = { "blobs/sha256", "sif", "refs" };
 	char p[PATH_MAX + 32];
 	int r;
 
@@ -192,17 +192,41 @@ static int lock_fd(int fd)
 	return -errno;
 }
 
+/* Does LOCKPATH still name the file FD has open?  A lock taken on a file
+ * that "sif cache clean" unlinked meanwhile (it held the lock, removed the
+ * file, let go) guards nothing: a newcomer creates a new file at the path
+ * and locks that.  So a lock counts only once, held, the path is seen to
+ * name its file; and clean unlinks a lock file only while holding it. */
+static int still_linked(int fd, const char *lockpath)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0)
+		return -errno;
+	if (lstat(lockpath, &b) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int cache_trylock(const char *lockpath)
 {
-	int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644), r;
-
-	if (fd < 0)
-		return -errno;
-	if ((r = lock_fd(fd)) < 0) {
-		close(fd);
-		return r == -EACCES ? -EAGAIN : r;
+	for (int tries = 0; tries < 100; tries++) {
+		int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644), r;
+		if (fd < 0)
+			return -errno;
+		if ((r = lock_fd(fd)) < 0) {
+			close(fd);
+			return r == -EACCES ? -EAGAIN : r;
+		}
+		if ((r = still_linked(fd, lockpath)) != 0) {
+			if (r == 1)
+				return fd;
+			close(fd);
+			return r;
+		}
+		close(fd);   /* unlinked under us: lock the file there now */
 	}
-	return fd;
+	return -EAGAIN;
 }
 
 int cache_lock(const char *lockpath, struct sif_err *err)
@@ -216,8 +240,17 @@ int cache_lock(const char *lockpath, struct sif_err *err)
 		return sif_err_set(err, errno, "lock %s: %s", lockpath, strerror(errno));
 	for (;;) {
 		struct timespec ts;
-		if ((r = lock_fd(fd)) == 0)
-			break;
+		if ((r = lock_fd(fd)) == 0) {
+			if ((r = still_linked(fd, lockpath)) == 1)
+				break;
+			close(fd);
+			if (r < 0)
+				return sif_err_set(err, -r, "lock %s: %s", lockpath, strerror(-r));
+			/* the file we waited on was removed: take the one there now */
+			if ((fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+				return sif_err_set(err, errno, "lock %s: %s", lockpath, strerror(errno));
+			continue;
+		}
 		if (r != -EAGAIN && r != -EACCES && r != -EINTR) {
 			close(fd);
 			return sif_err_advise(err, -r, "lock %s: %s (does this filesystem support "
@@ -418,6 +451,55 @@ int cache_blob_read(const struct sif_cache *c, const char *digest, size_t max, c
 	*bufp = buf;
 	*lenp = (size_t)n;
 	return 1;
+}
+
+/* ---- tags ------------------------------------------------------------------------ */
+
+static void ref_path(const struct sif_cache *c, const char *ref, char out[PATH_MAX])
+{
+	char dg[72];
+
+	sif_sha256_buf(ref, strlen(ref), dg);
+	snprintf(out, PATH_MAX, "%s/refs/%.32s", c->dir, dg + 7);
+}
+
+int cache_ref_get(const struct sif_cache *c, const char *ref, char digest[72])
+{
+	char path[PATH_MAX], buf[1024];
+	size_t dl = IMG_DIGEST_LEN;
+	ssize_t n;
+	int fd;
+
+	digest[0] = '\0';
+	ref_path(c, ref, path);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "DIGEST REF\n", for this very REF */
+	if ((size_t)n < dl + 2 || buf[dl] != ' ' || strncmp(buf + dl + 1, ref, strlen(ref)) != 0 ||
+	    strcmp(buf + dl + 1 + strlen(ref), "\n") != 0)
+		return 0;
+	buf[dl] = '\0';
+	if (!img_digest_valid(buf))
+		return 0;
+	memcpy(digest, buf, dl + 1);
+	return 1;
+}
+
+void cache_ref_put(const struct sif_cache *c, const char *ref, const char *digest)
+{
+	char path[PATH_MAX], buf[1100], old[72];
+
+	if (!img_digest_valid(digest) || strlen(ref) > 900 ||
+	    (cache_ref_get(c, ref, old) == 1 && !strcmp(old, digest)))
+		return;
+	ref_path(c, ref, path);
+	snprintf(buf, sizeof(buf), "%s %s\n", digest, ref);
+	write_atomic(path, buf, strlen(buf), 0644);
 }
 
 /* ---- images ----------------------------------------------------------------- */
@@ -678,6 +760,27 @@ static void clean_leftovers(const struct sif_cache *c, int what)
 	}
 }
 
+/* The tag records (and a killed writer's temporary files among them). */
+static void clean_refs(const struct sif_cache *c)
+{
+	char dir[PATH_MAX + 16], path[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/refs", c->dir);
+	if (!(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			unlink(path);
+	}
+	closedir(d);
+}
+
 int cache_clean(const struct sif_cache *c, int what, FILE *f, struct sif_err *err)
 {
 	struct tally t = { .f = f };
@@ -686,6 +789,8 @@ int cache_clean(const struct sif_cache *c, int what, FILE *f, struct sif_err *er
 	if ((r = walk(c, what, clean_one, &t, err)) < 0)
 		return r;
 	clean_leftovers(c, what);
+	if (what == CACHE_ALL)
+		clean_refs(c);
 	fprintf(f, "removed %u images (%.1f MiB) and %u blobs (%.1f MiB) from %s%s\n", t.nimages,
 	        mib(t.image_bytes), t.nblobs, mib(t.blob_bytes), c->dir,
 	        t.skipped ? "; some entries are in use by a running pull" : "");

@@ -10,6 +10,9 @@
  *     sif/NAME.sif            an image built from the manifest (or index)
  *                             NAME = MANIFESTHEX-OPTIONSKEY
  *     sif/NAME.sif.ok, sif/NAME.lock
+ *     refs/KEY                the manifest digest a tag last had ("DIGEST REF"),
+ *                             KEY = the first 32 hex digits of sha256(REF):
+ *                             a warm pull then asks with HEAD, not GET
  *     tmp/                    $SIF_TMPDIR by default: downloads in progress
  *
  * Entries appear by rename(2) of a complete, verified temporary file, so a
@@ -18,7 +21,9 @@
  * size or mtime no longer match its marker is treated as absent and
  * fetched again.  Locks are POSIX byte-range locks (fcntl), which NFS
  * implements through lockd: they make concurrent pulls fetch each blob
- * once; correctness does not depend on them.
+ * once; correctness does not depend on them.  A lock counts only when,
+ * once held, its path still names the locked file (a clean may have
+ * removed it meanwhile); lock files are removed only while held.
  *
  * $SIF_CACHEDIR_SITE names a read-only cache of the same layout that is
  * consulted first.
@@ -92,6 +97,11 @@ int cache_blob_read(const struct sif_cache *c, const char *digest, size_t max, c
 void cache_sif_path(const struct sif_cache *c, const char *name, char out[PATH_MAX]);
 void cache_sif_lock_path(const struct sif_cache *c, const char *name, char out[PATH_MAX]);
 int cache_sif_find(const struct sif_cache *c, const char *name, char out[PATH_MAX]);
+
+/* The digest the reference REF ("HOST/REPO:TAG") had at the last pull
+ * into DIGEST: 1, else 0.  Put records it (errors ignored: a hint only). */
+int cache_ref_get(const struct sif_cache *c, const char *ref, char digest[72]);
+void cache_ref_put(const struct sif_cache *c, const char *ref, const char *digest);
 
 /* The sha256 of the file at PATH. */
 int cache_hash_file(const char *path, char out[72], struct sif_err *err);

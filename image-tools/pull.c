@@ -360,7 +360,39 @@ int sif_pull(const char *refarg, const struct sif_pull_opts *po, const struct si
 	}
 	if ((r = reg_client_open(&client, &ref, &ro, err)) < 0)
 		return r;
-	if ((r = reg_get_manifest(client, ref.digest[0] ? ref.digest : ref.tag, &top, err)) < 0)
+	/* a tag pulled before: HEAD tells its digest now; a GET only when the
+	 * cache lacks that manifest (the tag moved to something new) */
+	if (!ref.digest[0] && cache_ref_get(&cache, refstr, dg) == 1) {
+		char hmt[128];
+		struct sif_err he = {0};
+		int h = reg_head_manifest(client, ref.tag, dg, hmt, &he);
+		if (h < 0 && (he.code == ECONNREFUSED || he.code == EHOSTUNREACH ||
+		              he.code == EPROTO || he.code == ETIMEDOUT || he.code == EACCES)) {
+			*err = he;   /* a GET would fail the same way */
+			r = h;
+			goto out;
+		}
+		if (h == 1) {
+			snprintf(name, sizeof(name), "%s-%s", dg + 7, key);
+			if (cache_sif_find(&cache, name, out)) {
+				if (po->verbose)
+					fprintf(stderr, "sif: debug: %s is %s (HEAD): cached as %s\n", refstr,
+					        dg, out);
+				memcpy(top.digest, dg, sizeof(dg));
+				r = 0;
+				goto out;
+			}
+			if (cache_blob_read(&cache, dg, REG_MAX_MANIFEST, &top.buf, &top.len) == 1) {
+				memcpy(top.digest, dg, sizeof(dg));
+				snprintf(top.media_type, sizeof(top.media_type), "%s", hmt);
+			}
+		} else if (po->verbose) {
+			fprintf(stderr, "sif: debug: %s: HEAD: %s; asking with GET\n", refstr,
+			        h < 0 ? he.msg : "no Docker-Content-Digest");
+		}
+	}
+	if (!top.buf &&
+	    (r = reg_get_manifest(client, ref.digest[0] ? ref.digest : ref.tag, &top, err)) < 0)
 		goto out;
 	snprintf(name, sizeof(name), "%s-%s", top.digest + 7, key);
 	if (cache_sif_find(&cache, name, out)) {
@@ -462,6 +494,8 @@ int sif_pull(const char *refarg, const struct sif_pull_opts *po, const struct si
 			                 man.config.digest, &man, &cfg, bo, out, err);
 	}
 out:
+	if (r == 0 && !ref.digest[0] && top.digest[0])
+		cache_ref_put(&cache, refstr, top.digest);
 	free(buf);
 	free(mt);
 	free(config);

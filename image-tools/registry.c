@@ -15,7 +15,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +27,12 @@
 #include <unistd.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "cache.h"
 #include "digest.h"
 #include "io.h"
 #include "registry.h"
@@ -494,6 +500,273 @@ int reg_auth_file_lookup(const char *path, const char *host, struct reg_creds *c
 	return r;
 }
 
+/* ---- Docker credential helpers ---------------------------------------------- */
+
+#define HELPER_OUTPUT_MAX (64u << 10)
+#define HELPER_TIMEOUT_MS 60000
+
+static bool helper_name_valid(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 64 || n[0] == '.' || n[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)n[i]) && n[i] != '.' && n[i] != '_' && n[i] != '-')
+			return false;
+	return true;
+}
+
+/* The first line of a helper's message, printable ASCII, at most 120
+ * characters, into OUT. */
+static void helper_says(const char *buf, size_t len, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < len && buf[i] != '\n' && k + 1 < n && k < 120; i++)
+		if ((unsigned char)buf[i] >= 0x20 && (unsigned char)buf[i] < 0x7f)
+			out[k++] = buf[i];
+	out[k] = '\0';
+}
+
+/* The first executable PROG in $PATH's directories, into FULL. */
+static bool find_on_path(const char *prog, char *full, size_t n)
+{
+	const char *p = getenv("PATH");
+
+	for (p = p ? p : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+		size_t len = strcspn(p, ":");
+		if (len > 0 && p[0] == '/' &&
+		    (size_t)snprintf(full, n, "%.*s/%s", (int)len, p, prog) < n &&
+		    access(full, X_OK) == 0)
+			return true;
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
+int reg_helper_get(const char *helper, const char *server, const char *origin,
+                   struct reg_creds *c, struct sif_err *err)
+{
+	char prog[96], full[PATH_MAX], *argv[3], *buf = NULL, msg[128];
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status = 0, r;
+	size_t len = 0, cap = 0;
+	posix_spawn_file_actions_t fa;
+	struct timespec t0, now;
+	json_t *j = NULL, *u, *sec;
+	pid_t pid;
+	bool killed = false;
+
+	memset(c, 0, sizeof(*c));
+	if (!helper_name_valid(helper))
+		return sif_err_advise(err, EINVAL, "%s: credential helper name \"%.64s\": not a "
+		                      "plain name (letters, digits, '._-'): fix it", origin, helper);
+	snprintf(prog, sizeof(prog), "docker-credential-%s", helper);
+	if (!find_on_path(prog, full, sizeof(full))) {
+		r = sif_err_advise(err, ENOENT, "%s: credential helper %s: not found on PATH: "
+		                   "install it, or remove it from %s", server, prog, origin);
+		goto out;
+	}
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+		r = sif_err_set(err, errno, "%s: pipe: %s", prog, strerror(errno));
+		goto out;
+	}
+	argv[0] = prog;
+	argv[1] = (char *)"get";
+	argv[2] = NULL;
+	/* stdin and stdout are the pipes, stderr /dev/null (a helper's
+	 * diagnostics are not ours to show), and no other descriptor */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	r = posix_spawn(&pid, full, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	in[0] = out[1] = -1;
+	if (r != 0) {
+		r = sif_err_advise(err, r, "%s: cannot run the credential helper %s: %s (%s)",
+		                   server, full, strerror(r), origin);
+		goto out;
+	}
+	/* the server, without a newline, as Docker sends it; a helper that
+	 * exits without reading it must not kill us with SIGPIPE */
+	{
+		/* blocked in this thread only, and a pending one consumed */
+		sigset_t pipe_set, old_mask;
+		struct timespec zero = {0, 0};
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+		if (write(in[1], server, strlen(server)) < 0 && errno == EPIPE)
+			sigtimedwait(&pipe_set, NULL, &zero);   /* its exit status tells */
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	}
+	close(in[1]);
+	in[1] = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = { .fd = out[0], .events = POLLIN };
+		long left;
+		ssize_t n;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = HELPER_TIMEOUT_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+		                            (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			killed = true;
+			break;
+		}
+		if (poll(&p, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (len + 4096 > cap) {
+			char *nb;
+			if (cap >= HELPER_OUTPUT_MAX) {
+				kill(pid, SIGKILL);
+				killed = true;
+				break;
+			}
+			/* grown by hand: realloc would leave a copy of the secret behind */
+			if (!(nb = malloc((cap ? cap * 2 : 8192) + 1))) {
+				kill(pid, SIGKILL);
+				r = sif_err_set(err, ENOMEM, "out of memory");
+				waitpid(pid, &status, 0);
+				goto out;
+			}
+			if (buf) {
+				memcpy(nb, buf, len);
+				explicit_bzero(buf, cap + 1);
+				free(buf);
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 8192;
+		}
+		n = read(out[0], buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (buf)
+		buf[len] = '\0';
+	if (killed) {
+		r = sif_err_advise(err, ETIMEDOUT, "%s: credential helper %s (%s) did not answer "
+		                   "within %d s or said too much: check it", server, prog, origin,
+		                   HELPER_TIMEOUT_MS / 1000);
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		helper_says(buf ? buf : "", len, msg, sizeof(msg));
+		/* docker-credential-helpers' "not found" answer: no credentials */
+		if (WIFEXITED(status) && strstr(msg, "credentials not found")) {
+			r = 0;
+			goto out;
+		}
+		if (WIFEXITED(status))
+			r = sif_err_advise(err, EACCES, "%s: credential helper %s (%s) failed with "
+			                   "status %d%s%s: check it, or 'sif login %s'", server, prog,
+			                   origin, WEXITSTATUS(status), msg[0] ? ": " : "", msg, server);
+		else
+			r = sif_err_advise(err, EACCES, "%s: credential helper %s (%s) was killed by "
+			                   "signal %d: check it", server, prog, origin,
+			                   WTERMSIG(status));
+		goto out;
+	}
+	j = buf ? json_loadb(buf, len, 0, NULL) : NULL;
+	u = json_object_get(j, "Username");
+	sec = json_object_get(j, "Secret");
+	if (!json_is_string(u) || !json_is_string(sec) || !json_string_length(sec)) {
+		/* never quote it: it may hold the secret */
+		r = sif_err_advise(err, SIF_EFORMAT, "%s: credential helper %s (%s) answered "
+		                   "something other than {\"Username\": ..., \"Secret\": ...}: "
+		                   "check it", server, prog, origin);
+		goto out;
+	}
+	if (!strcmp(json_string_value(u), "<token>")) {
+		r = sif_err_advise(err, ENOTSUP, "%s: credential helper %s (%s) holds an identity "
+		                   "token, which sif does not use: run 'sif login %s'", server, prog,
+		                   origin, server);
+		goto out;
+	}
+	c->user = strdup(json_string_value(u));
+	c->pass = strdup(json_string_value(sec));
+	if (!c->user || !c->pass) {
+		reg_creds_free(c);
+		r = sif_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	r = 1;
+out:
+	if (j) {
+		/* the Secret's copy inside the JSON tree */
+		sec = json_object_get(j, "Secret");
+		if (json_is_string(sec))
+			explicit_bzero((char *)json_string_value(sec), json_string_length(sec));
+		json_decref(j);
+	}
+	if (buf) {
+		explicit_bzero(buf, cap ? cap + 1 : len);
+		free(buf);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+	}
+	return r;
+}
+
+/* Docker's config.json at PATH: credHelpers[HOST], else credsStore, else
+ * auths[HOST] (as Docker reads them). */
+static int docker_config_lookup(const char *path, const char *host, struct reg_creds *c,
+                                struct sif_err *err)
+{
+	/* the key credential helpers store Docker Hub under */
+	const char *server = is_docker_hub(host) ? "https://index.docker.io/v1/" : host;
+	json_t *j, *helpers, *store, *e;
+	char origin[4200];
+	const char *k;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = load_json(path, &j, err)) <= 0)
+		return r;
+	helpers = json_object_get(j, "credHelpers");
+	store = json_object_get(j, "credsStore");
+	r = 0;
+	if (json_is_object(helpers)) {
+		json_object_foreach(helpers, k, e) {
+			if (json_is_string(e) && (!strcmp(k, host) || host_matches(k, host))) {
+				snprintf(origin, sizeof(origin), "credHelpers in %s", path);
+				r = reg_helper_get(json_string_value(e), is_docker_hub(host) ? server : k,
+				                   origin, c, err);
+				goto out;
+			}
+		}
+	}
+	if (json_is_string(store) && json_string_length(store)) {
+		snprintf(origin, sizeof(origin), "credsStore in %s", path);
+		if ((r = reg_helper_get(json_string_value(store), server, origin, c, err)) != 0)
+			goto out;
+	}
+	json_decref(j);
+	return reg_auth_file_lookup(path, host, c, err);
+out:
+	json_decref(j);
+	return r;
+}
+
 int reg_creds_lookup(const char *host, struct reg_creds *c, struct sif_err *err)
 {
 	char path[4096];
@@ -510,25 +783,44 @@ int reg_creds_lookup(const char *host, struct reg_creds *c, struct sif_err *err)
 		snprintf(path, sizeof(path), "%s/.docker/config.json", h);
 	else
 		return 0;
-	return reg_auth_file_lookup(path, host, c, err);
+	return docker_config_lookup(path, host, c, err);
 }
 
 int reg_auth_file_store(const char *path, const char *host, const char *user, const char *pass,
                         struct sif_err *err)
 {
-	char own[4096], dir[4096], tmp[4200], *slash, *userpass = NULL, *enc = NULL;
+	char own[4096], dir[4096], tmp[4200], lockp[4200], *slash, *userpass = NULL, *enc = NULL;
 	json_t *j = NULL, *auths, *e;
-	int r, fd = -1;
+	int r, fd = -1, lk;
 
 	if (!path) {
 		if ((r = reg_auth_path(own, sizeof(own), err)) < 0)
 			return r;
 		path = own;
 	}
-	if ((r = load_json(path, &j, err)) < 0)
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (user && slash && slash != dir) {
+		*slash = '\0';
+		if ((r = sif_mkdirs(dir, 0700)) < 0)
+			return sif_err_set(err, -r, "%s: %s", dir, strerror(-r));
+	}
+	/* read, change, write and rename under a lock: two logins at once
+	 * both land (the lock file stays; it holds nothing) */
+	snprintf(lockp, sizeof(lockp), "%s.lock", path);
+	if (!user && access(path, F_OK) < 0 && errno == ENOENT)
+		return sif_err_advise(err, ENOENT, "not logged in to %s (%s does not exist)", host,
+		                      path);
+	if ((lk = cache_lock(lockp, err)) < 0)
+		return lk;
+	if ((r = load_json(path, &j, err)) < 0) {
+		cache_unlock(lk);
 		return r;
-	if (!j && !(j = json_object()))
+	}
+	if (!j && !(j = json_object())) {
+		cache_unlock(lk);
 		return sif_err_set(err, ENOMEM, "out of memory");
+	}
 	auths = json_object_get(j, "auths");
 	if (!json_is_object(auths)) {
 		auths = json_object();
@@ -561,15 +853,6 @@ int reg_auth_file_store(const char *path, const char *host, const char *user, co
 			goto out;
 		}
 	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if ((r = sif_mkdirs(dir, 0700)) < 0) {
-			sif_err_set(err, -r, "%s: %s", dir, strerror(-r));
-			goto out;
-		}
-	}
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	if ((fd = mkstemp(tmp)) < 0) {   /* mode 0600 */
 		r = sif_err_set(err, errno, "%s: cannot create a temporary file: %s", path,
@@ -592,6 +875,7 @@ int reg_auth_file_store(const char *path, const char *host, const char *user, co
 out:
 	if (fd >= 0)
 		close(fd);
+	cache_unlock(lk);
 	if (userpass) {
 		explicit_bzero(userpass, strlen(userpass));
 		free(userpass);
@@ -606,19 +890,26 @@ out:
 
 /* ---- the client ------------------------------------------------------------- */
 
+/* One endpoint: the registry itself, or one of its mirrors.  A client is
+ * a chain of them, the mirrors first (SIF_REGISTRY_MIRRORS) and the
+ * registry last; the public requests walk the chain. */
 struct reg_client {
 	char base[300];        /* "https://HOST" */
 	char host[256];
-	char repo[256];
+	char repo[256];        /* with the mirror's prefix */
 	bool insecure;
+	bool mirror;
+	bool down;             /* a mirror that could not be reached: skipped (atomic) */
 	char *ca_file;
 	int verbose;
+	struct reg_timeouts t;
 	struct reg_creds creds;
 	bool have_creds;
 	bool creds_loaded;
 	pthread_mutex_t lock;
 	char *auth;            /* "Authorization: ..." once known; under LOCK */
 	CURL *h;               /* for manifests (the calling thread's) */
+	struct reg_client *next;
 };
 
 int reg_global_init(struct sif_err *err)
@@ -648,30 +939,146 @@ bool reg_host_insecure(const char *host)
 	return false;
 }
 
-int reg_client_open(struct reg_client **cp, const struct reg_ref *ref, const struct reg_opts *o,
-                    struct sif_err *err)
+/* ---- timeouts ----------------------------------------------------------------- */
+
+static int env_seconds(const char *name, long def, long *out, struct sif_err *err)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || end == v || n < 1 || n > 86400)
+		return sif_err_advise(err, EINVAL, "%s=%.40s: not a number of seconds from 1 to "
+		                      "86400: fix or unset it", name, v);
+	*out = n;
+	return 0;
+}
+
+int reg_timeouts_get(struct reg_timeouts *t, struct sif_err *err)
+{
+	int r;
+
+	if ((r = env_seconds("SIF_PULL_CONNECT_TIMEOUT", REG_CONNECT_TIMEOUT, &t->connect, err)) < 0 ||
+	    (r = env_seconds("SIF_PULL_REQUEST_TIMEOUT", REG_REQUEST_TIMEOUT, &t->request, err)) < 0 ||
+	    (r = env_seconds("SIF_PULL_STALL_TIMEOUT", REG_STALL_TIMEOUT, &t->stall, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* ---- mirrors ------------------------------------------------------------------ */
+
+static const char *skip_sep(const char *p)
+{
+	while (*p == ';' || *p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	return p;
+}
+
+int reg_mirrors_parse(const char *spec, const char *host, struct reg_mirror *out, size_t max,
+                      struct sif_err *err)
+{
+	const char *p = spec ? spec : "";
+	size_t n = 0;
+
+	for (p = skip_sep(p); *p; p = skip_sep(p)) {
+		size_t len = strcspn(p, "; \t\n");
+		char entry[2048], key[300], *eq, *m;
+		bool mine;
+		if (len >= sizeof(entry))
+			return sif_err_advise(err, EINVAL, "SIF_REGISTRY_MIRRORS: an entry is too long");
+		memcpy(entry, p, len);
+		entry[len] = '\0';
+		p += len;
+		if (!(eq = strchr(entry, '=')) || eq == entry || !eq[1])
+			return sif_err_advise(err, EINVAL, "SIF_REGISTRY_MIRRORS: '%.80s' is not "
+			                      "REGISTRY=MIRROR[,MIRROR...] (see sif-pull(1))", entry);
+		*eq = '\0';
+		if (reg_host_normalize(entry, key, sizeof(key)) < 0)
+			return sif_err_advise(err, EINVAL, "SIF_REGISTRY_MIRRORS: '%.80s' is not a "
+			                      "registry host (HOST or HOST:PORT)", entry);
+		mine = host && !strcmp(key, host);
+		for (m = eq + 1; *m;) {
+			size_t ml = strcspn(m, ",");
+			char one[600], *slash;
+			struct reg_mirror mr = {0};
+			const char *h = one;
+			if (ml == 0 || ml >= sizeof(one))
+				return sif_err_advise(err, EINVAL, "SIF_REGISTRY_MIRRORS: an empty or "
+				                      "too long mirror for %s", key);
+			memcpy(one, m, ml);
+			one[ml] = '\0';
+			m += ml;
+			if (*m == ',')
+				m++;
+			if (!strncmp(h, "https://", 8)) {
+				mr.scheme = 2;
+				h += 8;
+			} else if (!strncmp(h, "http://", 7)) {
+				mr.scheme = 1;
+				h += 7;
+			}
+			if ((slash = strchr(h, '/'))) {
+				*slash++ = '\0';
+				while (*slash && slash[strlen(slash) - 1] == '/')
+					slash[strlen(slash) - 1] = '\0';
+				if (*slash && !repo_valid(slash))
+					return sif_err_advise(err, EINVAL, "SIF_REGISTRY_MIRRORS: '%.80s' is not "
+					                      "a repository prefix (lowercase letters, digits, "
+					                      "'._-', '/')", slash);
+				if (strlen(slash) >= sizeof(mr.prefix))
+					return sif_err_advise(err, EINVAL, "SIF_REGISTRY_MIRRORS: the prefix "
+					                      "'%.80s...' is too long", slash);
+				snprintf(mr.prefix, sizeof(mr.prefix), "%.255s", slash);
+			}
+			if (strlen(h) >= sizeof(mr.host) || !host_valid(h))
+				return sif_err_advise(err, EINVAL, "SIF_REGISTRY_MIRRORS: '%.80s' is not a "
+				                      "mirror host (HOST or HOST:PORT)", h);
+			snprintf(mr.host, sizeof(mr.host), "%.255s", h);
+			if (!mine)
+				continue;
+			if (n == max)
+				return sif_err_advise(err, E2BIG, "SIF_REGISTRY_MIRRORS: more than %zu "
+				                      "mirrors for %s", max, key);
+			out[n++] = mr;
+		}
+	}
+	return (int)n;
+}
+
+/* ---- the client ---------------------------------------------------------------- */
+
+static int endpoint_new(struct reg_client **cp, const char *host, const char *prefix,
+                        const char *repo, bool insecure, const struct reg_opts *o,
+                        const struct reg_timeouts *t, const struct reg_creds *creds,
+                        struct sif_err *err)
 {
 	struct reg_client *c = calloc(1, sizeof(*c));
-	int r;
 
 	*cp = NULL;
 	if (!c)
 		return sif_err_set(err, ENOMEM, "out of memory");
-	if ((r = reg_global_init(err)) < 0) {
-		free(c);
-		return r;
-	}
 	pthread_mutex_init(&c->lock, NULL);
-	snprintf(c->host, sizeof(c->host), "%s", ref->host);
-	snprintf(c->repo, sizeof(c->repo), "%s", ref->repo);
-	c->insecure = o->insecure || reg_host_insecure(ref->host);
-	snprintf(c->base, sizeof(c->base), "%s://%s", c->insecure ? "http" : "https", ref->host);
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	if ((size_t)snprintf(c->repo, sizeof(c->repo), "%s%s%s", prefix ? prefix : "",
+	                     prefix && *prefix ? "/" : "", repo) >= sizeof(c->repo)) {
+		reg_client_close(c);
+		return sif_err_advise(err, ENAMETOOLONG, "mirror %s/%s: the repository name is too "
+		                      "long", host, prefix ? prefix : "");
+	}
+	c->insecure = insecure;
+	snprintf(c->base, sizeof(c->base), "%s://%s", insecure ? "http" : "https", host);
 	c->verbose = o->verbose;
+	c->t = *t;
 	if (o->ca_file && !(c->ca_file = strdup(o->ca_file)))
 		goto nomem;
-	if (o->creds) {
-		c->creds.user = strdup(o->creds->user);
-		c->creds.pass = strdup(o->creds->pass);
+	if (creds) {
+		c->creds.user = strdup(creds->user);
+		c->creds.pass = strdup(creds->pass);
 		if (!c->creds.user || !c->creds.pass)
 			goto nomem;
 		c->have_creds = c->creds_loaded = true;
@@ -683,20 +1090,58 @@ nomem:
 	return sif_err_set(err, ENOMEM, "out of memory");
 }
 
+int reg_client_open(struct reg_client **cp, const struct reg_ref *ref, const struct reg_opts *o,
+                    struct sif_err *err)
+{
+	struct reg_mirror mv[REG_MAX_MIRRORS];
+	struct reg_client *head = NULL, **tail = &head, *e;
+	struct reg_timeouts t;
+	int r, n = 0;
+
+	*cp = NULL;
+	if ((r = reg_global_init(err)) < 0 || (r = reg_timeouts_get(&t, err)) < 0)
+		return r;
+	/* mirrors serve pulls, not logins (those name the registry itself) */
+	if (!o->creds && (n = reg_mirrors_parse(getenv("SIF_REGISTRY_MIRRORS"), ref->host, mv,
+	                                        REG_MAX_MIRRORS, err)) < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		bool insecure = mv[i].scheme == 1 || (mv[i].scheme == 0 && reg_host_insecure(mv[i].host));
+		if ((r = endpoint_new(&e, mv[i].host, mv[i].prefix, ref->repo, insecure, o, &t, NULL,
+		                      err)) < 0) {
+			reg_client_close(head);
+			return r;
+		}
+		e->mirror = true;
+		*tail = e;
+		tail = &e->next;
+	}
+	if ((r = endpoint_new(&e, ref->host, NULL, ref->repo,
+	                      o->insecure || reg_host_insecure(ref->host), o, &t, o->creds, err)) < 0) {
+		reg_client_close(head);
+		return r;
+	}
+	*tail = e;
+	*cp = head;
+	return 0;
+}
+
 void reg_client_close(struct reg_client *c)
 {
-	if (!c)
-		return;
-	if (c->h)
-		curl_easy_cleanup(c->h);
-	reg_creds_free(&c->creds);
-	if (c->auth) {
-		explicit_bzero(c->auth, strlen(c->auth));
-		free(c->auth);
+	while (c) {
+		struct reg_client *next = c->next;
+		if (c->h)
+			curl_easy_cleanup(c->h);
+		reg_creds_free(&c->creds);
+		if (c->auth) {
+			explicit_bzero(c->auth, strlen(c->auth));
+			free(c->auth);
+		}
+		free(c->ca_file);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		c = next;
 	}
-	free(c->ca_file);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
 }
 
 static void set_auth(struct reg_client *c, char *hdr)
@@ -864,7 +1309,12 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-static CURL *new_handle(struct reg_client *c)
+/* A handle for C.  Every handle gives up connecting after t.connect
+ * seconds and fails a transfer that moves less than REG_STALL_BYTES a
+ * second for t.stall seconds (then retried by request()); BOUNDED ones
+ * (manifests, tokens, pings: small answers) also give the whole request
+ * t.request seconds. */
+static CURL *new_handle(struct reg_client *c, bool bounded)
 {
 	CURL *h = curl_easy_init();
 
@@ -878,10 +1328,11 @@ static CURL *new_handle(struct reg_client *c)
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "sif/" PACKAGE_VERSION);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* a stalled transfer (under 1 byte/s for 60 s) fails and is retried */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->t.connect);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)REG_STALL_BYTES);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->t.stall);
+	if (bounded)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, c->t.request);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (c->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
@@ -943,8 +1394,13 @@ static void sleep_ms(long ms)
 }
 
 /* The message for a libcurl failure. */
-static int curl_fail(struct reg_client *c, CURLcode cr, const char *what, struct sif_err *err)
+static int curl_fail(struct reg_client *c, CURL *h, CURLcode cr, const char *what,
+                     struct sif_err *err)
 {
+	curl_off_t connected = 1;
+
+	if (cr == CURLE_OPERATION_TIMEDOUT)
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
 	switch (cr) {
 	case CURLE_COULDNT_CONNECT:
 		return sif_err_advise(err, ECONNREFUSED, "%s: cannot connect to %s (connection "
@@ -976,7 +1432,19 @@ static int curl_fail(struct reg_client *c, CURLcode cr, const char *what, struct
 		return sif_err_advise(err, EIO, "%s: truncated transfer from %s (%s): try again",
 		                      what, c->host, curl_easy_strerror(cr));
 	case CURLE_OPERATION_TIMEDOUT:
-		return sif_err_advise(err, ETIMEDOUT, "%s: %s timed out: try again", what, c->host);
+		if (connected == 0)
+			return sif_err_advise(err, ETIMEDOUT, "%s: cannot connect to %s: no answer in "
+			                      "%ld s, %d tries: check the network, or raise "
+			                      "SIF_PULL_CONNECT_TIMEOUT", what, c->host, c->t.connect,
+			                      TRIES_NET);
+		if (strstr(what, ": blob "))
+			return sif_err_advise(err, ETIMEDOUT, "%s: the transfer from %s stalled (under "
+			                      "%d bytes/s for %ld s), %d tries: try again, or raise "
+			                      "SIF_PULL_STALL_TIMEOUT", what, c->host, REG_STALL_BYTES,
+			                      c->t.stall, TRIES_NET);
+		return sif_err_advise(err, ETIMEDOUT, "%s: %s did not answer within %ld s, %d tries: "
+		                      "try again, or raise SIF_PULL_REQUEST_TIMEOUT", what, c->host,
+		                      c->t.request, TRIES_NET);
 	default:
 		return sif_err_advise(err, EIO, "%s: %s: %s", what, c->host, curl_easy_strerror(cr));
 	}
@@ -1031,7 +1499,7 @@ static int authenticate(struct reg_client *c, const char *www, bool for_ping,
 		return sif_err_advise(err, EACCES, "%s: the token service %.*s is not HTTPS: refused "
 		                      "(use --insecure if you trust the network)", c->host,
 		                      (int)strcspn(ch.realm, "?"), ch.realm);
-	if (!(h = new_handle(c)))
+	if (!(h = new_handle(c, true)))
 		return sif_err_set(err, ENOMEM, "out of memory");
 	ul = strlen(ch.realm) + 3 * (strlen(ch.service) + strlen(ch.scope) + strlen(c->repo)) + 64;
 	if (!(url = malloc(ul))) {
@@ -1078,7 +1546,7 @@ static int authenticate(struct reg_client *c, const char *www, bool for_ping,
 		break;
 	}
 	if (cr != CURLE_OK) {
-		r = curl_fail(c, cr, "token service", err);
+		r = curl_fail(c, h, cr, "token service", err);
 		goto out;
 	}
 	if (x.status == 401 || x.status == 403) {
@@ -1219,7 +1687,7 @@ static int request(struct reg_client *c, CURL *h, const char *path, bool head, b
 				sleep_ms(250L * triesnet);
 				continue;
 			}
-			return curl_fail(c, cr, what, err);
+			return curl_fail(c, h, cr, what, err);
 		}
 		/* a challenge counts only from the registry itself: a storage host
 		 * a blob was redirected to must not get the registry's credentials */
@@ -1283,15 +1751,15 @@ void reg_manifest_free(struct reg_manifest *m)
 	memset(m, 0, sizeof(*m));
 }
 
-int reg_get_manifest(struct reg_client *c, const char *reference, struct reg_manifest *m,
-                     struct sif_err *err)
+static int ep_get_manifest(struct reg_client *c, const char *reference, struct reg_manifest *m,
+                           struct sif_err *err)
 {
 	struct xfer x = { .fd = -1, .max = REG_MAX_MANIFEST, .expect = -1 };
 	char path[700], what[700], dg[72];
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	if (!c->h && !(c->h = new_handle(c)))
+	if (!c->h && !(c->h = new_handle(c, true)))
 		return sif_err_set(err, ENOMEM, "out of memory");
 	curl_easy_setopt(c->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)REG_MAX_MANIFEST);
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", c->repo, reference);
@@ -1326,8 +1794,9 @@ int reg_get_manifest(struct reg_client *c, const char *reference, struct reg_man
 	return 0;
 }
 
-int reg_get_blob(struct reg_client *c, const char *digest, int64_t size, int fd,
-                 void (*progress)(void *arg, uint64_t bytes), void *arg, struct sif_err *err)
+static int ep_get_blob(struct reg_client *c, const char *digest, int64_t size, int fd,
+                       void (*progress)(void *arg, uint64_t bytes), void *arg,
+                       struct sif_err *err)
 {
 	struct sif_sha256 hash;
 	struct xfer x = { .fd = fd, .expect = size, .hash = &hash, .progress = progress,
@@ -1341,7 +1810,7 @@ int reg_get_blob(struct reg_client *c, const char *digest, int64_t size, int fd,
 		                      digest);
 	if (sif_sha256_init(&hash) < 0)
 		return sif_err_set(err, ENOMEM, "out of memory");
-	if (!(h = new_handle(c))) {
+	if (!(h = new_handle(c, false))) {
 		sif_sha256_free(&hash);
 		return sif_err_set(err, ENOMEM, "out of memory");
 	}
@@ -1372,10 +1841,103 @@ int reg_ping(struct reg_client *c, struct sif_err *err)
 	char what[300];
 	int r;
 
-	if (!c->h && !(c->h = new_handle(c)))
+	while (c->next)   /* the registry itself, never a mirror */
+		c = c->next;
+
+	if (!c->h && !(c->h = new_handle(c, true)))
 		return sif_err_set(err, ENOMEM, "out of memory");
 	snprintf(what, sizeof(what), "%s", c->host);
 	r = request(c, c->h, "/v2/", false, true, NULL, &x, what, err);
 	free(x.buf);
 	return r;
+}
+
+/* HEAD of a manifest: its digest (Docker-Content-Digest) and media type. */
+static int ep_head_manifest(struct reg_client *c, const char *reference, char digest[72],
+                            char media_type[128], struct sif_err *err)
+{
+	struct xfer x = { .fd = -1, .max = REG_MAX_MANIFEST, .expect = -1 };
+	char path[700], what[700];
+	int r;
+
+	digest[0] = media_type[0] = '\0';
+	if (!c->h && !(c->h = new_handle(c, true)))
+		return sif_err_set(err, ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", c->repo, reference);
+	snprintf(what, sizeof(what), "%s/%s%s%s", c->host, c->repo,
+	         img_digest_valid(reference) ? "@" : ":", reference);
+	r = request(c, c->h, path, true, false, ACCEPT_MANIFESTS, &x, what, err);
+	free(x.buf);
+	if (r < 0)
+		return r;
+	snprintf(media_type, 128, "%s", x.ctype);
+	if (!img_digest_valid(x.dcd))
+		return 0;
+	memcpy(digest, x.dcd, IMG_DIGEST_LEN + 1);
+	return 1;
+}
+
+/* ---- the chain: mirrors first, then the registry ------------------------------- */
+
+/* A mirror failed with E: say so when verbose; one that cannot be reached
+ * (refused, unresolved, TLS, no answer) is skipped from now on. */
+static void mirror_failed(struct reg_client *c, const struct sif_err *e)
+{
+	if (e->code == ECONNREFUSED || e->code == EHOSTUNREACH || e->code == EPROTO ||
+	    e->code == ETIMEDOUT)
+		__atomic_store_n(&c->down, true, __ATOMIC_RELAXED);
+	if (c->verbose)
+		fprintf(stderr, "sif: debug: mirror %s: %s; trying the next\n", c->host, e->msg);
+}
+
+static bool mirror_skipped(struct reg_client *c)
+{
+	return c->next && __atomic_load_n(&c->down, __ATOMIC_RELAXED);
+}
+
+int reg_get_manifest(struct reg_client *c, const char *reference, struct reg_manifest *m,
+                     struct sif_err *err)
+{
+	for (; c->next; c = c->next) {
+		struct sif_err e = {0};
+		if (mirror_skipped(c))
+			continue;
+		if (ep_get_manifest(c, reference, m, &e) == 0) {
+			if (c->verbose)
+				fprintf(stderr, "sif: debug: manifest %s from mirror %s\n", reference, c->host);
+			return 0;
+		}
+		mirror_failed(c, &e);
+	}
+	return ep_get_manifest(c, reference, m, err);
+}
+
+int reg_head_manifest(struct reg_client *c, const char *reference, char digest[72],
+                      char media_type[128], struct sif_err *err)
+{
+	int r;
+
+	for (; c->next; c = c->next) {
+		struct sif_err e = {0};
+		if (mirror_skipped(c))
+			continue;
+		if ((r = ep_head_manifest(c, reference, digest, media_type, &e)) >= 0)
+			return r;
+		mirror_failed(c, &e);
+	}
+	return ep_head_manifest(c, reference, digest, media_type, err);
+}
+
+int reg_get_blob(struct reg_client *c, const char *digest, int64_t size, int fd,
+                 void (*progress)(void *arg, uint64_t bytes), void *arg, struct sif_err *err)
+{
+	for (; c->next; c = c->next) {
+		struct sif_err e = {0};
+		if (mirror_skipped(c))
+			continue;
+		if (ep_get_blob(c, digest, size, fd, progress, arg, &e) == 0)
+			return 0;
+		mirror_failed(c, &e);
+	}
+	return ep_get_blob(c, digest, size, fd, progress, arg, err);
 }

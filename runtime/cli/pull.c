@@ -44,7 +44,11 @@ static const char usage[] =
 	"  -h, --help           show this help\n"
 	"\n"
 	"Credentials come from 'sif login' ($XDG_CONFIG_HOME/sif/auth.json) or\n"
-	"Docker's config.json; proxies from https_proxy, http_proxy and no_proxy.\n"
+	"Docker's config.json (with its credHelpers and credsStore); proxies from\n"
+	"https_proxy, http_proxy and no_proxy; mirrors tried first from\n"
+	"$SIF_REGISTRY_MIRRORS (REGISTRY=MIRROR[,MIRROR...];...); timeouts from\n"
+	"$SIF_PULL_CONNECT_TIMEOUT, $SIF_PULL_REQUEST_TIMEOUT and\n"
+	"$SIF_PULL_STALL_TIMEOUT (seconds; 30, 120, 30).\n"
 	"See 'sif cache' to list, clean or verify the cache.\n"
 	"Exit status: 0, or 255 on failure. See sif-pull(1).\n";
 

@@ -254,8 +254,8 @@ t1=$(ms_now)
 lines=$(since "$REG_TLS_LOG" "$m")
 n=$(grep -c '' <<<"$lines")
 [ "$RC" -eq 0 ] && [ "$OUT" = "$cold" ] && ok "warm pull: the same cached SIF" || not_ok "warm pull" "exit $RC" "$OUT" "${ERR:0:300}"
-[ "$n" -eq 1 ] && grep -q '"\(GET\|HEAD\) /v2/layers/manifests/latest ' <<<"$lines" &&
-	ok "  ... one request to the registry: the manifest" || not_ok "  ... $n requests to the registry, want 1 (the manifest)" "$lines"
+[ "$n" -eq 1 ] && grep -q '"HEAD /v2/layers/manifests/latest ' <<<"$lines" &&
+	ok "  ... one request to the registry: HEAD of the manifest" || not_ok "  ... $n requests to the registry, want 1 (HEAD of the manifest)" "$lines"
 echo "#   timing: warm pull (manifest request included) $((t1 - t0)) ms (issue 6's target: < 100 ms)"
 m=$(mark "$REG_TLS_LOG")
 pull "warm pull into OUT" warm-out.sif "docker://$REG_TLS/$IMG" "${CA[@]}" &&
@@ -556,5 +556,164 @@ if [ -w "$REG_FAULT_CONTROL" ]; then
 	pull "control file: one 503 on the first request, then the pull succeeds" fctl.sif "docker://$REG_FAULT/$IMG" --insecure
 	: >"$REG_FAULT_CONTROL"
 fi
+
+
+# ---- a tag that moves: HEAD while it stays, GET once it moved -------------------------
+# (pushed with skopeo as this user: the TLS registry takes anonymous pushes)
+SK=(skopeo --policy "$REG_DIR/policy.json" --registries-conf "$REG_DIR/registries.conf")
+MOV=moving-$$-$RANDOM
+if [ -n "$FX" ] && [ -r "$FX/layers/index.json" ] &&
+   "${SK[@]}" copy -q --preserve-digests --dest-cert-dir "$REG_DIR/skopeo-certs" "oci:$FX/layers:v1" "docker://$REG_TLS/layers:$MOV" >"$TMP/skopeo.log" 2>&1; then
+	newcache moving
+	m=$(mark "$REG_TLS_LOG")
+	pull "a new tag: pulled" mov1.sif "docker://$REG_TLS/layers:$MOV" "${CA[@]}" &&
+		{ [ "$(motd mov1.sif)" = "layer 1" ] && ok "  ... layers:v1's content" || not_ok "  ... wrong image: $(motd mov1.sif)"; }
+	lines=$(since "$REG_TLS_LOG" "$m")
+	grep -q "\"GET /v2/layers/manifests/$MOV " <<<"$lines" && ! grep -q "\"HEAD /v2/layers/manifests/$MOV " <<<"$lines" &&
+		ok "  ... asked with GET alone (nothing cached: no HEAD first)" || not_ok "  ... the requests of a cold pull" "$(grep manifests <<<"$lines")"
+	m=$(mark "$REG_TLS_LOG")
+	pull "  ... again, unchanged" mov2.sif "docker://$REG_TLS/layers:$MOV" "${CA[@]}"
+	lines=$(since "$REG_TLS_LOG" "$m")
+	[ "$(grep -c '' <<<"$lines")" -eq 1 ] && grep -q "\"HEAD /v2/layers/manifests/$MOV " <<<"$lines" &&
+		ok "  ... one request: HEAD of the manifest" || not_ok "  ... want one HEAD" "$lines"
+	if "${SK[@]}" copy -q --preserve-digests --dest-cert-dir "$REG_DIR/skopeo-certs" "oci:$FX/layers:v2" "docker://$REG_TLS/layers:$MOV" >"$TMP/skopeo.log" 2>&1; then
+		m=$(mark "$REG_TLS_LOG")
+		pull "  ... the tag moved to layers:v2: pulled again" mov3.sif "docker://$REG_TLS/layers:$MOV" "${CA[@]}" &&
+			{ [ "$(motd mov3.sif)" = "layer 2" ] && ok "  ... the new content (layer 2)" || not_ok "  ... stale content: $(motd mov3.sif)"; }
+		lines=$(since "$REG_TLS_LOG" "$m")
+		[ "$(grep -c "\"HEAD /v2/layers/manifests/$MOV " <<<"$lines")" -eq 1 ] &&
+			[ "$(grep -c "\"GET /v2/layers/manifests/$MOV " <<<"$lines")" -eq 1 ] &&
+			ok "  ... HEAD saw the new digest, then one GET" || not_ok "  ... the requests after the tag moved" "$(grep manifests <<<"$lines")"
+		m=$(mark "$REG_TLS_LOG")
+		pull "  ... and again" mov4.sif "docker://$REG_TLS/layers:$MOV" "${CA[@]}"
+		lines=$(since "$REG_TLS_LOG" "$m")
+		[ "$(grep -c '' <<<"$lines")" -eq 1 ] && grep -q '"HEAD ' <<<"$lines" && cmp -s mov3.sif mov4.sif &&
+			ok "  ... one HEAD, the same image" || not_ok "  ... after the move, want one HEAD" "$lines"
+	else
+		not_ok "skopeo cannot move the tag $MOV" "$(tail -n 3 "$TMP/skopeo.log")"
+	fi
+else
+	skip "no fixtures or skopeo cannot push to $REG_TLS: the moving tag is not tested ($(tail -n 1 "$TMP/skopeo.log" 2>/dev/null))"
+fi
+
+# ---- mirrors (SIF_REGISTRY_MIRRORS) -------------------------------------------------------------
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+DOWN=127.0.0.1:$closed
+newcache mirror1
+m=$(mark "$REG_PLAIN_LOG")
+SIF_REGISTRY_MIRRORS="$DOWN=http://$REG_PLAIN" pull "mirror: the registry is down, its mirror serves the pull" mir1.sif "docker://$DOWN/$IMG" &&
+	{ [ "$(motd mir1.sif)" = "$WANT_MOTD" ] && ok "  ... layers:latest" || not_ok "  ... wrong image"; }
+lines=$(since "$REG_PLAIN_LOG" "$m")
+bad=
+for dg in $REG_BLOBS_LATEST; do [ "$(blob_gets "$lines" "$dg")" -eq 1 ] || bad+="${dg:7:12} "; done
+[ -z "$bad" ] && ok "  ... each blob fetched once from the mirror (its log)" || not_ok "  ... blobs not fetched from the mirror: $bad" "$lines"
+newcache mirror2
+m=$(mark "$REG_TLS_LOG")
+m2=$(mark "$REG_PLAIN_LOG")
+SIF_REGISTRY_MIRRORS="$REG_TLS=$DOWN,http://$REG_PLAIN/nothing-here" pull "mirror: one down, one holding nothing: the registry serves it" mir2.sif "docker://$REG_TLS/$IMG" "${CA[@]}"
+lines=$(since "$REG_TLS_LOG" "$m")
+bad=
+for dg in $REG_BLOBS_LATEST; do [ "$(blob_gets "$lines" "$dg")" -eq 1 ] || bad+="${dg:7:12} "; done
+[ -z "$bad" ] && grep -q '/v2/nothing-here/layers/manifests/latest' <<<"$(since "$REG_PLAIN_LOG" "$m2")" &&
+	ok "  ... after asking the second mirror (its log), every blob from the registry" || not_ok "  ... fallback: $bad" "$(since "$REG_PLAIN_LOG" "$m2" | head -3)"
+[ -f mir1.sif ] && { cmp -s mir1.sif mir2.sif && ok "  ... the same image as through the mirror" || not_ok "  ... another image than through the mirror"; }
+# the mirror's PREFIX: a repository under another name there
+if "${SK[@]}" copy -q --preserve-digests --dest-tls-verify=false "oci:$FX/layers:latest" "docker://$REG_PLAIN/mirror-of/layers:latest" >"$TMP/skopeo.log" 2>&1; then
+	newcache mirror3
+	m=$(mark "$REG_PLAIN_LOG")
+	SIF_REGISTRY_MIRRORS="$DOWN=http://$REG_PLAIN/mirror-of" pull "mirror with a prefix: REPO is PREFIX/REPO there" mir3.sif "docker://$DOWN/$IMG"
+	grep -q '"GET /v2/mirror-of/layers/manifests/latest ' <<<"$(since "$REG_PLAIN_LOG" "$m")" && ok "  ... asked for mirror-of/layers (its log)" ||
+		not_ok "  ... the mirror was not asked for mirror-of/layers" "$(since "$REG_PLAIN_LOG" "$m" | head -3)"
+else
+	not_ok "skopeo cannot push mirror-of/layers to $REG_PLAIN" "$(tail -n 3 "$TMP/skopeo.log")"
+fi
+# a mirror that damages a layer: the digest catches it, the registry serves it
+newcache mirror4
+m=$(mark "$REG_TLS_LOG")
+SIF_REGISTRY_MIRRORS="$REG_TLS=http://$REG_FAULT/fault/corrupt-bigblob.mir$N" pull "mirror sends a damaged layer: the pull succeeds from the registry" mir4.sif "docker://$REG_TLS/$IMG" "${CA[@]}"
+grep -q 'corrupt:' <<<"$(fault_lines "corrupt-bigblob.mir$N")" && [ "$(blob_gets "$(since "$REG_TLS_LOG" "$m")" "$BIG")" -eq 1 ] &&
+	ok "  ... the damaged layer was refused and fetched from the registry (logs)" || not_ok "  ... no digest check through the mirror?" "$(fault_lines "corrupt-bigblob.mir$N" | tail -3)"
+[ -f mir1.sif ] && { cmp -s mir1.sif mir4.sif && ok "  ... the right image" || not_ok "  ... another image"; }
+run timeout 120 "$SIF" cache verify
+[ "$RC" -eq 0 ] && ok "  ... sif cache verify: sound" || not_ok "  ... sif cache verify after a damaging mirror" "exit $RC" "${ERR:0:300}"
+newcache mirror5
+SIF_REGISTRY_MIRRORS="$DOWN=http://$DOWN" pull_fails "mirror and registry both down: error" mir5.sif "docker://$DOWN/$IMG"
+error_says "is the registry's" "cannot connect to $DOWN"
+SIF_REGISTRY_MIRRORS="no-equals-sign" pull_fails "a malformed SIF_REGISTRY_MIRRORS: error" mir6.sif "docker://$REG_TLS/$IMG" "${CA[@]}"
+error_says "names SIF_REGISTRY_MIRRORS" 'SIF_REGISTRY_MIRRORS'
+
+# ---- Docker credential helpers (credsStore, credHelpers) ---------------------------------------
+mkdir -p "$TMP/bin" "$TMP/dockercfg"
+cat >"$TMP/bin/docker-credential-siftest" <<EOS
+#!/bin/sh
+server=\$(cat)
+printf '%s %s\n' "\$1" "\$server" >>"$TMP/helper.log"
+case \$server in
+$REG_BASIC|$REG_TOKEN) printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}\n' "\$server" "$REG_USER" "$REG_PASS" ;;
+*) echo "credentials not found in native keychain"; exit 1 ;;
+esac
+EOS
+printf '#!/bin/sh\ncat >/dev/null\necho "the keyring is locked"\nexit 4\n' >"$TMP/bin/docker-credential-broken"
+chmod 755 "$TMP/bin/docker-credential-siftest" "$TMP/bin/docker-credential-broken"
+rm -f "$AUTH"
+hpath=$TMP/bin:$PATH
+newcache helper1
+echo '{"auths":{},"credsStore":"siftest"}' >"$TMP/dockercfg/config.json"
+: >"$TMP/helper.log"
+run env PATH="$hpath" DOCKER_CONFIG="$TMP/dockercfg" timeout "$TO" "$SIF" pull -v "${CA[@]}" h1.sif "docker://$REG_BASIC/$IMG"
+[ "$RC" -eq 0 ] && [ -s h1.sif ] && ok "credsStore: docker-credential-siftest gives the Basic credentials" ||
+	not_ok "credsStore: pull with the helper's credentials" "exit $RC" "stderr: ${ERR:0:600}"
+no_secret "  ... prints no secret, even with -v" "$REG_PASS"
+grep -qx "get $REG_BASIC" "$TMP/helper.log" && ok "  ... the helper was asked 'get' for $REG_BASIC" || not_ok "  ... the helper's log" "$(cat "$TMP/helper.log")"
+newcache helper2
+echo "{\"credHelpers\":{\"$REG_TOKEN\":\"siftest\"}}" >"$TMP/dockercfg/config.json"
+PATH=$hpath DOCKER_CONFIG=$TMP/dockercfg pull "credHelpers: the token registry's helper" h2.sif "docker://$REG_TOKEN/$IMG" "${CA[@]}"
+no_secret "  ... prints no secret" "$REG_PASS"
+newcache helper3
+echo "{\"credHelpers\":{\"$REG_TOKEN\":\"absent\"}}" >"$TMP/dockercfg/config.json"
+PATH=$hpath DOCKER_CONFIG=$TMP/dockercfg pull_fails "credHelpers names a helper not on PATH: error" h3.sif "docker://$REG_TOKEN/$IMG" "${CA[@]}"
+error_says "names the helper" 'docker-credential-absent.*PATH'
+echo '{"credsStore":"broken"}' >"$TMP/dockercfg/config.json"
+PATH=$hpath DOCKER_CONFIG=$TMP/dockercfg pull_fails "a failing helper: error" h4.sif "docker://$REG_TOKEN/$IMG" "${CA[@]}"
+error_says "gives its status and message" 'status 4.*keyring is locked'
+
+# ---- concurrent logins: both land in auth.json -----------------------------------------------
+bad=
+for round in 1 2 3; do
+	rm -f "$AUTH"
+	printf '%s\n' "$REG_PASS" | timeout 60 "$SIF" login "${CA[@]}" --username "$REG_USER" --password-stdin "$REG_BASIC" >/dev/null 2>"$TMP/l1.err" &
+	printf '%s\n' "$REG_PASS" | timeout 60 "$SIF" login "${CA[@]}" --username "$REG_USER" --password-stdin "$REG_TOKEN" >/dev/null 2>"$TMP/l2.err" &
+	wait
+	grep -q "\"$REG_BASIC\"" "$AUTH" 2>/dev/null && grep -q "\"$REG_TOKEN\"" "$AUTH" 2>/dev/null ||
+		bad+="round $round: $(cat "$TMP/l1.err" "$TMP/l2.err") $(head -c 200 "$AUTH" 2>/dev/null | tr -d '\n') "
+done
+[ -z "$bad" ] && ok "two logins at once, three times: both land in auth.json" || not_ok "concurrent logins" "$bad"
+run timeout 60 "$SIF" logout "$REG_BASIC"
+run timeout 60 "$SIF" logout "$REG_TOKEN"
+[ -f "$AUTH" ] && ! grep -q "$REG_BASIC\|$REG_TOKEN" "$AUTH" && ok "  ... and both logouts" || not_ok "  ... logouts" "$(head -c 300 "$AUTH")"
+
+# ---- timeouts: a stalled transfer fails in bounded time, and is retried ------------------------
+newcache stall1
+t0=$(ms_now)
+SIF_PULL_STALL_TIMEOUT=2 pull "a layer transfer stalls once (SIF_PULL_STALL_TIMEOUT=2): retried, the pull succeeds" st1.sif "$F/stallx1-bigblob.s$N/$IMG" --insecure
+t1=$(ms_now)
+l=$(fault_lines "stallx1-bigblob.s$N")
+grep -q 'stall:[0-9]*/[0-9]*:client-closed' <<<"$l" && ok "  ... sif closed the stalled transfer ($((t1 - t0)) ms in all; log)" ||
+	not_ok "  ... the front saw no stalled transfer closed by sif" "$l"
+newcache stall2
+t0=$(ms_now)
+SIF_PULL_STALL_TIMEOUT=2 pull_fails "a layer transfer stalls every time: error" st2.sif "$F/stall-bigblob.s$N/$IMG" --insecure
+t1=$(ms_now)
+error_says "says it stalled" 'stall'
+# the default (30 s, three tries) would take over 90 s: the variable is honoured
+[ $((t1 - t0)) -lt 60000 ] && ok "  ... within $((t1 - t0)) ms (3 tries of 2 s and curl's averaging)" || not_ok "  ... it took $((t1 - t0)) ms"
+c=$(grep -c 'stall:' <<<"$(fault_lines "stall-bigblob.s$N")")
+[ "$c" -ge 3 ] && ok "  ... after retries ($c stalled transfers; log)" || not_ok "  ... $c stalled transfers, want retries"
+r=$(no_partial_blobs) && ok "  ... no partial blob in the cache or SIF_TMPDIR" || not_ok "  ... a partial blob was kept" "$r"
+newcache stall3
+SIF_PULL_REQUEST_TIMEOUT=2 pull_fails "the manifest stalls (SIF_PULL_REQUEST_TIMEOUT=2): error" st3.sif "$F/stall-manifest.s$N/$IMG" --insecure
+error_says "says it did not answer in time" 'within 2 s'
+SIF_PULL_CONNECT_TIMEOUT=0 pull_fails "SIF_PULL_CONNECT_TIMEOUT=0: refused" st4.sif "docker://$REG_TLS/$IMG" "${CA[@]}"
+error_says "names the variable" 'SIF_PULL_CONNECT_TIMEOUT'
 
 done_testing

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,258 @@ static void test_locks_and_blobs(const char *dir)
 	}
 }
 
+
+static void test_mirrors(void)
+{
+	struct reg_mirror m[REG_MAX_MIRRORS];
+	struct sif_err e = {0};
+	int n;
+
+	n = reg_mirrors_parse("docker.io=mirror.example:5000,http://10.0.0.1/hub/cache; "
+	                      "quay.io=https://q.example", REG_DOCKER_HUB, m, REG_MAX_MIRRORS, &e);
+	tap_ok(n == 2 && !strcmp(m[0].host, "mirror.example:5000") && !m[0].prefix[0] &&
+	       m[0].scheme == 0 && !strcmp(m[1].host, "10.0.0.1") &&
+	       !strcmp(m[1].prefix, "hub/cache") && m[1].scheme == 1,
+	       "mirrors: docker.io's two, in order, scheme and prefix (%d: %s)", n, e.msg);
+	n = reg_mirrors_parse("docker.io=a.example\nquay.io=https://q.example/", "quay.io", m,
+	                      REG_MAX_MIRRORS, &e);
+	tap_ok(n == 1 && !strcmp(m[0].host, "q.example") && m[0].scheme == 2 && !m[0].prefix[0],
+	       "mirrors: another registry's entry; a trailing '/' is no prefix");
+	tap_ok(reg_mirrors_parse("docker.io=a.example", "ghcr.io", m, REG_MAX_MIRRORS, &e) == 0 &&
+	       reg_mirrors_parse(NULL, "ghcr.io", m, REG_MAX_MIRRORS, &e) == 0 &&
+	       reg_mirrors_parse(" ;; ", "ghcr.io", m, REG_MAX_MIRRORS, &e) == 0,
+	       "mirrors: none for an unlisted registry, an empty or unset list");
+	static const char *const bad[] = {
+		"docker.io", "=a.example", "docker.io=", "docker.io=a.example,,b", "bad host=a",
+		"docker.io=a b", "docker.io=ftp://a", "docker.io=a.example/UPPER",
+		"docker.io=a.example:99999",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		n = reg_mirrors_parse(bad[i], "x.example", m, REG_MAX_MIRRORS, &e);
+		tap_ok(n < 0 && strstr(e.msg, "SIF_REGISTRY_MIRRORS"),
+		       "mirrors: \"%s\" refused: %s", bad[i], e.msg);
+	}
+	memset(&e, 0, sizeof(e));
+	tap_ok(reg_mirrors_parse("h.example=a,b,c", "h.example", m, 2, &e) < 0,
+	       "mirrors: more than the limit refused: %s", e.msg);
+}
+
+/* A fake docker-credential-NAME in DIR/bin: answers for "good.example",
+ * "credentials not found" for others, fails for "broken.example",
+ * prints garbage for "garbage.example"; logs what it was asked. */
+static void test_helpers(const char *dir)
+{
+	char bin[512], helper[600], cfg[700], conf[600], path[2048], log[600], script[2048];
+	struct reg_creds c;
+	struct sif_err e = {0};
+	const char *old_path = getenv("PATH");
+	char *saved_path = old_path ? strdup(old_path) : NULL;
+	FILE *f;
+
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	mkdir(bin, 0755);
+	snprintf(log, sizeof(log), "%s/helper.log", dir);
+	snprintf(helper, sizeof(helper), "%s/docker-credential-fake", bin);
+	snprintf(script, sizeof(script),
+	         "#!/bin/sh\n"
+	         "server=$(cat)\n"
+	         "printf '%%s|%%s\\n' \"$1\" \"$server\" >>'%s'\n"
+	         "case $server in\n"
+	         "good.example|https://index.docker.io/v1/) printf '{\"ServerURL\":\"%%s\",\"Username\":\"hu\",\"Secret\":\"TOPSECRET\"}' \"$server\" ;;\n"
+	         "broken.example) echo 'helper exploded'; exit 7 ;;\n"
+	         "garbage.example) echo '{\"Secret\":\"TOPSECRET\"'; exit 0 ;;\n"
+	         "token.example) echo '{\"Username\":\"<token>\",\"Secret\":\"TOPSECRET\"}' ;;\n"
+	         "*) echo 'credentials not found in native keychain'; exit 1 ;;\n"
+	         "esac\n", log);
+	write_file(helper, script);
+	chmod(helper, 0755);
+	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", bin);
+	setenv("PATH", path, 1);
+
+	tap_ok(reg_helper_get("fake", "good.example", "test", &c, &e) == 1 && c.user &&
+	       !strcmp(c.user, "hu") && !strcmp(c.pass, "TOPSECRET"),
+	       "helper: Username and Secret from docker-credential-fake get (%s)", e.msg);
+	reg_creds_free(&c);
+	memset(&e, 0, sizeof(e));
+	tap_ok(reg_helper_get("fake", "other.example", "test", &c, &e) == 0 && !c.user,
+	       "helper: \"credentials not found\" is no credentials, no error");
+	memset(&e, 0, sizeof(e));
+	tap_ok(reg_helper_get("fake", "broken.example", "test", &c, &e) < 0 &&
+	       strstr(e.msg, "status 7") && strstr(e.msg, "helper exploded") && !strchr(e.msg, '\n'),
+	       "helper: a failure, one line with its status and message: %s", e.msg);
+	memset(&e, 0, sizeof(e));
+	tap_ok(reg_helper_get("fake", "garbage.example", "test", &c, &e) < 0 &&
+	       !strstr(e.msg, "TOPSECRET"), "helper: a bad answer refused, never quoted: %s", e.msg);
+	memset(&e, 0, sizeof(e));
+	tap_ok(reg_helper_get("fake", "token.example", "test", &c, &e) < 0 &&
+	       !strstr(e.msg, "TOPSECRET"), "helper: an identity token refused: %s", e.msg);
+	memset(&e, 0, sizeof(e));
+	tap_ok(reg_helper_get("absent", "good.example", "test", &c, &e) == -ENOENT &&
+	       strstr(e.msg, "docker-credential-absent") && strstr(e.msg, "PATH"),
+	       "helper: missing from PATH: %s", e.msg);
+	memset(&e, 0, sizeof(e));
+	tap_ok(reg_helper_get("../fake", "good.example", "test", &c, &e) < 0,
+	       "helper: a name with '/' refused: %s", e.msg);
+
+	/* Docker's config.json: credHelpers, then credsStore, then auths */
+	snprintf(conf, sizeof(conf), "%s/dockercfg", dir);
+	mkdir(conf, 0700);
+	snprintf(cfg, sizeof(cfg), "%s/config.json", conf);
+	setenv("DOCKER_CONFIG", conf, 1);
+	setenv("XDG_CONFIG_HOME", conf, 1);   /* no sif/auth.json there */
+	write_file(cfg, "{\"auths\":{\"good.example\":{\"auth\":\"Ym9iOnB3\"},"
+	                "\"plain.example\":{\"auth\":\"Ym9iOnB3\"}},"
+	                "\"credHelpers\":{\"good.example\":\"fake\"}}");
+	tap_ok(reg_creds_lookup("good.example", &c, &e) == 1 && !strcmp(c.user, "hu"),
+	       "config.json: credHelpers[host] before auths");
+	reg_creds_free(&c);
+	tap_ok(reg_creds_lookup("plain.example", &c, &e) == 1 && !strcmp(c.user, "bob"),
+	       "config.json: a host without a helper: auths");
+	reg_creds_free(&c);
+	write_file(cfg, "{\"auths\":{\"https://index.docker.io/v1/\":{},"
+	                "\"other.example\":{\"auth\":\"Ym9iOnB3\"}},\"credsStore\":\"fake\"}");
+	tap_ok(reg_creds_lookup(REG_DOCKER_HUB, &c, &e) == 1 && !strcmp(c.pass, "TOPSECRET"),
+	       "config.json: credsStore, asked for Docker Hub as https://index.docker.io/v1/");
+	reg_creds_free(&c);
+	tap_ok(reg_creds_lookup("other.example", &c, &e) == 1 && !strcmp(c.user, "bob"),
+	       "config.json: credsStore has none: auths");
+	reg_creds_free(&c);
+	memset(&e, 0, sizeof(e));
+	write_file(cfg, "{\"credHelpers\":{\"broken.example\":\"fake\"}}");
+	tap_ok(reg_creds_lookup("broken.example", &c, &e) < 0 && strstr(e.msg, "credHelpers") &&
+	       strstr(e.msg, cfg), "config.json: a failing helper is an error naming its origin: %s",
+	       e.msg);
+	f = fopen(log, "r");
+	if (f) {
+		char line[256];
+		bool get = true;
+		while (fgets(line, sizeof(line), f))
+			get = get && !strncmp(line, "get|", 4);
+		fclose(f);
+		tap_ok(get, "helper: always run as 'get'");
+	} else {
+		tap_ok(false, "helper: no log");
+	}
+	unsetenv("DOCKER_CONFIG");
+	unsetenv("XDG_CONFIG_HOME");
+	if (saved_path)
+		setenv("PATH", saved_path, 1);
+	free(saved_path);
+}
+
+/* 8 processes storing 10 hosts each into one auth.json at once: all 80
+ * land (the read-change-rename is under a lock). */
+static void test_auth_concurrent(const char *dir)
+{
+	char p[512];
+	int nprocs = 8, per = 10, found = 0, failed = 0;
+	pid_t pids[8];
+
+	snprintf(p, sizeof(p), "%s/conc/auth.json", dir);
+	for (int i = 0; i < nprocs; i++) {
+		if ((pids[i] = fork()) == 0) {
+			for (int k = 0; k < per; k++) {
+				char host[64];
+				snprintf(host, sizeof(host), "h%d-%d.example", i, k);
+				if (reg_auth_file_store(p, host, "u", "p", NULL) < 0)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < nprocs; i++) {
+		int st = 1;
+		if (pids[i] > 0)
+			waitpid(pids[i], &st, 0);
+		failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	for (int i = 0; i < nprocs; i++)
+		for (int k = 0; k < per; k++) {
+			char host[64];
+			struct reg_creds c;
+			snprintf(host, sizeof(host), "h%d-%d.example", i, k);
+			if (reg_auth_file_lookup(p, host, &c, NULL) == 1)
+				found++;
+			reg_creds_free(&c);
+		}
+	tap_ok(failed == 0 && found == nprocs * per,
+	       "auth.json: %d concurrent writers, %d of %d entries land", nprocs, found, nprocs * per);
+}
+
+/* The lock-file unlink race: B waits for a lock file A holds; A removes
+ * the file (as "sif cache clean" does) and lets go.  B must not count
+ * the lock it then gets on the removed file: it locks the file at the
+ * path instead, so C finds that busy. */
+static void test_lock_unlink(const char *dir)
+{
+	char lp[512], ok = 0;
+	int fd, tob[2], fromb[2], st;
+	pid_t pid;
+
+	snprintf(lp, sizeof(lp), "%s/race.lock", dir);
+	if ((fd = cache_lock(lp, NULL)) < 0 || pipe(tob) < 0 || pipe(fromb) < 0) {
+		tap_ok(false, "lock unlink race: setup");
+		return;
+	}
+	if ((pid = fork()) == 0) {
+		char go = 'o', done;
+		int l;
+		close(fd);
+		if (write(fromb[1], &go, 1) != 1)
+			_exit(2);
+		l = cache_lock(lp, NULL);   /* opens the file A holds, waits */
+		go = l >= 0 ? 'l' : 'x';
+		if (write(fromb[1], &go, 1) != 1 || read(tob[0], &done, 1) != 1)
+			_exit(2);
+		_exit(0);                   /* holds it until told */
+	}
+	{
+		struct timespec d = {0, 300000000};
+		char go;
+		int c;
+		if (read(fromb[0], &go, 1) != 1)
+			go = 0;
+		nanosleep(&d, NULL);        /* B is waiting on the file now */
+		unlink(lp);
+		cache_unlock(fd);
+		if (read(fromb[0], &ok, 1) != 1)
+			ok = 0;
+		c = cache_trylock(lp);
+		tap_ok(go == 'o' && ok == 'l' && c == -EAGAIN,
+		       "lock unlink race: B holds the file at the path, C finds it busy (%d)", c);
+		if (c >= 0)
+			cache_unlock(c);
+		if (write(tob[1], "q", 1) != 1)
+			kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	close(tob[0]);
+	close(tob[1]);
+	close(fromb[0]);
+	close(fromb[1]);
+}
+
+static void test_refs_cache(const char *dir)
+{
+	struct sif_cache c;
+	struct sif_err e = {0};
+	char dg[72], got[72];
+
+	setenv("SIF_CACHEDIR", dir, 1);
+	unsetenv("SIF_TMPDIR");
+	unsetenv("SIF_CACHEDIR_SITE");
+	if (cache_open(&c, true, &e) < 0) {
+		tap_ok(false, "ref records: cache open: %s", e.msg);
+		return;
+	}
+	sif_sha256_buf("m", 1, dg);
+	tap_ok(cache_ref_get(&c, "h.example/r:t", got) == 0, "ref record: none at first");
+	cache_ref_put(&c, "h.example/r:t", dg);
+	tap_ok(cache_ref_get(&c, "h.example/r:t", got) == 1 && !strcmp(got, dg) &&
+	       cache_ref_get(&c, "h.example/r:u", got) == 0, "ref record: put, got back, per tag");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/sif-test-registry-XXXXXX";
@@ -335,6 +588,11 @@ int main(void)
 	test_key();
 	test_markers(dir);
 	test_locks_and_blobs(dir);
+	test_mirrors();
+	test_helpers(dir);
+	test_auth_concurrent(dir);
+	test_lock_unlink(dir);
+	test_refs_cache(dir);
 	{
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
