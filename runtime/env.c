@@ -459,6 +459,10 @@ int sif_env_overrides(struct sif_env *e, const struct sif_launch *l, const char 
 	    (l->verb == SIF_VERB_SHELL && sif_env_set(e, "PS1", "Sif> ") < 0))
 		return sif_err_set(err, ENOMEM, "out of memory building the environment");
 
+	/* --slurm: the host's configuration (the user may name another) */
+	if (l->slurm_conf && sif_env_set(e, "SLURM_CONF", l->slurm_conf) < 0)
+		return sif_err_set(err, ENOMEM, "out of memory building the environment");
+
 	/* SIF_ENV_K, --env-file and --env: the user's word is last */
 	for (size_t i = 0; i < l->nenv_set; i++) {
 		const char *kv = l->env_set[i], *eq = strchr(kv, '=');
@@ -469,6 +473,24 @@ int sif_env_overrides(struct sif_env *e, const struct sif_launch *l, const char 
 		memcpy(var, kv, (size_t)(eq - kv));
 		var[eq - kv] = '\0';
 		if (sif_env_set(e, var, eq + 1) < 0)
+			return sif_err_set(err, ENOMEM, "out of memory building the environment");
+	}
+
+	/* --slurm: its commands come first, whatever PATH the image or --env
+	 * gave (once: this runs again after the image's shell scripts) */
+	if (l->path_prepend) {
+		const char *path = sif_env_get(e, "PATH");
+		size_t n = strlen(l->path_prepend);
+		char *np;
+		int r;
+		if (path && strncmp(path, l->path_prepend, n) == 0 && (path[n] == ':' || !path[n]))
+			return 0;   /* first already */
+		if (asprintf(&np, "%s%s%s", l->path_prepend, path && *path ? ":" : "",
+		             path && *path ? path : "") < 0)
+			return sif_err_set(err, ENOMEM, "out of memory building the environment");
+		r = sif_env_set(e, "PATH", np);
+		free(np);
+		if (r < 0)
 			return sif_err_set(err, ENOMEM, "out of memory building the environment");
 	}
 	return 0;

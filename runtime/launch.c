@@ -91,6 +91,22 @@ int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err 
 	return r;
 }
 
+int sif_launch_add_bind(struct sif_launch *l, const char *src, const char *dst, bool ro,
+                        const char *why, struct sif_err *err)
+{
+	struct sif_bind b = {.src = strdup(src), .dst = strdup(dst), .ro = ro, .why = why};
+	struct sif_bind *nb = b.src && b.dst ? realloc(l->binds, (l->nbinds + 1) * sizeof(*nb)) : NULL;
+
+	if (!nb) {
+		free(b.src);
+		free(b.dst);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	l->binds = nb;
+	l->binds[l->nbinds++] = b;
+	return 0;
+}
+
 /* The JSON object named oci-config.json (where Apptainer stores the OCI
  * image config): its place, for sif_image_workdir to read if asked. */
 static void find_oci_config(const struct sif_image *img, struct sif_image_ref *ref)
@@ -287,6 +303,8 @@ void sif_launch_free(struct sif_launch *l)
 	free(l->home_dst);
 	free(l->host_cwd);
 	free(l->env_set);
+	free(l->path_prepend);
+	free(l->slurm_conf);
 	memset(l, 0, sizeof(*l));
 	l->image.fd = -1;
 }

@@ -29,10 +29,15 @@ struct sif_image_ref {
 	uint64_t oci_config_off, oci_config_size;  /* oci-config.json in a SIF, size 0 if none */
 };
 
+/* the user's, the site's and --slurm's binds together (--slurm needs ~60) */
+#define SIF_MAX_BINDS 256
+
 struct sif_bind {
 	char *src;                  /* host path */
 	char *dst;                  /* container path (resolved inside the root) */
 	bool ro;
+	const char *why;            /* what asked for it, in traces and errors (static;
+	                             * NULL: "--bind") */
 };
 
 enum sif_verb { SIF_VERB_EXEC, SIF_VERB_RUN, SIF_VERB_SHELL };
@@ -68,6 +73,10 @@ struct sif_launch {
 	                             * step 5.0", "mpirun job 1915551745" */
 	unsigned linger;            /* seconds the mount's holder outlives its last launch */
 
+	/* --slurm (hostslurm.c): set inside, in the environment */
+	char *path_prepend;         /* put first on PATH (after --env), or NULL */
+	char *slurm_conf;           /* SLURM_CONF (before --env), or NULL */
+
 	int verbose;                /* -v: trace each namespace and mount step */
 	const char *sessiondir;     /* an empty directory to build the root on */
 };
@@ -75,6 +84,9 @@ struct sif_launch {
 /* Parse one -B/--bind or SIF_BIND value: "SRC[:DST[:ro|rw]][,...]" and
  * append to the plan.  Relative sources are taken from the cwd. */
 int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err *err);
+/* Append one bind SRC (absolute) on DST, for WHY (a static string). */
+int sif_launch_add_bind(struct sif_launch *l, const char *src, const char *dst, bool ro,
+                        const char *why, struct sif_err *err);
 
 /* Open and identify the image at PATH (SIF, squashfs or directory). */
 int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *err);

@@ -30,6 +30,7 @@ static const struct key {
 	{"mount home", BOOL, 0, 0, offsetof(struct sif_config, mount_home)},
 	{"mount tmp", BOOL, 0, 0, offsetof(struct sif_config, mount_tmp)},
 	{"mount linger", SECONDS, 0, 0, offsetof(struct sif_config, linger)},
+	{"slurm", BOOL, 0, 0, offsetof(struct sif_config, slurm)},
 };
 
 static char *trim(char *s)

@@ -661,7 +661,7 @@ static int prepare_mountpoints(struct sif_session *s, const struct mountpoint *m
 int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
 {
 	static const char *const etc[] = {"/etc/hosts", "/etc/resolv.conf", "/etc/localtime"};
-	struct mountpoint mp[64 + 16];
+	struct mountpoint mp[SIF_MAX_BINDS + 16];
 	size_t nmp = 0;
 	char lower[PATH_MAX], path[PATH_MAX];
 	bool bind_cwd = false;
@@ -678,13 +678,15 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 	strcpy(s->dir, l->sessiondir);
 	strcpy(s->root, l->sessiondir);
 	strcat(s->root, "/root");
-	if (l->nbinds > 64)
-		return sif_err_set(err, E2BIG, "%zu binds: at most 64 are allowed", l->nbinds);
+	if (l->nbinds > SIF_MAX_BINDS)
+		return sif_err_set(err, E2BIG, "%zu binds: at most %d are allowed", l->nbinds,
+		                   SIF_MAX_BINDS);
 
 	/* the sources exist before anything is set up */
 	for (size_t i = 0; i < l->nbinds; i++)
 		if (access(l->binds[i].src, F_OK) < 0)
-			return sif_err_advise(err, errno, "--bind %s: the source %s on this host (%s)",
+			return sif_err_advise(err, errno, "%s %s: the source %s on this host (%s)",
+			                   l->binds[i].why ? l->binds[i].why : "--bind",
 			                   l->binds[i].src, errno == ENOENT ? "does not exist" : "is not reachable",
 			                   errno == ENOENT ? "create it, or fix the -B option" : strerror(errno));
 	if (l->home_src && access(l->home_src, F_OK) < 0)
@@ -835,7 +837,7 @@ int sif_session_finish(struct sif_session *s, struct sif_err *err)
 	/* the user's binds, in order: a later one may land inside an earlier */
 	for (size_t i = 0; i < l->nbinds; i++) {
 		const struct sif_bind *b = &l->binds[i];
-		r = bind_into(s, b->src, b->dst, b->ro, true, false, "--bind", err);
+		r = bind_into(s, b->src, b->dst, b->ro, true, false, b->why ? b->why : "--bind", err);
 		if (r < 0)
 			return r;
 	}

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "env.h"
+#include "hostslurm.h"
 #include "launch.h"
 #include "passwd.h"
 #include "resolve.h"
@@ -42,6 +43,9 @@ extern char **environ;
 	"  -H, --home SRC[:DST]  bind SRC as the home directory (default: yours)\n" \
 	"      --no-home         do not bind a home directory\n" \
 	"      --no-share        neither join nor offer a live mount of the image\n" \
+	"      --slurm           the host's Slurm commands (srun, squeue, ...) inside,\n" \
+	"                        first on PATH, with its slurm.conf and munge socket\n" \
+	"      --no-slurm        not, where sif.conf makes --slurm the default\n" \
 	"      --share-tag NAME  launches with this tag share one mount; their options\n" \
 	"                        must match (MPI ranks of one job on one node); the\n" \
 	"                        default in a Slurm step (slurm-JOB.STEP) and under\n" \
@@ -218,6 +222,8 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		{"no-home", no_argument, NULL, 'N'},
 		{"no-share", no_argument, NULL, 'S'},
 		{"share-tag", required_argument, NULL, 'T'},
+		{"slurm", no_argument, NULL, 'U'},
+		{"no-slurm", no_argument, NULL, 'u'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -231,7 +237,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	bool home_given = false, no_home = false, user_binds = false, no_share = false;
 	char **pargv = NULL, *workdir = NULL;
 	const char *bind_env;
-	int c, r, status = SIF_EXIT_FAILURE;
+	int c, r, status = SIF_EXIT_FAILURE, slurm = -1;
 
 	if (sif_launch_init(&l, &err) < 0)
 		return cli_fail(&err);
@@ -324,6 +330,8 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 			}
 			l.share_tag = optarg;
 			break;
+		case 'U': slurm = 1; break;
+		case 'u': slurm = 0; break;
 		case 'v': l.verbose++; break;
 		case 'h':
 			cli_usage(stdout, cmd);
@@ -412,6 +420,8 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	if (sif_image_open(&l.image, image, &err) < 0)
 		goto fail;
 	if (sif_config_apply(&cfg, &l, user_binds, home_given, &err) < 0)
+		goto fail;
+	if (sif_slurm_choose(&l, slurm, cfg.slurm, cfg.path, &err) < 0)
 		goto fail;
 	if (l.image.arch[0] && strcmp(l.image.arch, sif_host_arch()) != 0)
 		fprintf(stderr, "sif: warning: %s is built for %s, this machine is %s: its programs "

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # sif under a real Slurm (tests/slurm/cluster.sh: munged, slurmctld and
 # slurmd on this machine), run as an unprivileged user: batch jobs, scancel,
-# srun steps, and one mount per node per job step.
+# srun steps, one mount per node per job step, and --slurm (the host's
+# Slurm commands inside).
 # Environment: SIF, SLURM_CONF (the cluster's; unset: skipped, but with
-# CI=true a missing cluster fails), SIF_FIXTURES.
+# CI=true a missing cluster fails), SIF_FIXTURES, SIF_SYSCONFDIR (its sif.conf,
+# when writable, is changed for a moment and restored).
 . "$(dirname "$0")/lib.sh"
 
 # no_cluster REASON: a skip, or under CI a failure (never a silent pass)
@@ -250,6 +252,80 @@ id=$(submit "\"$SIF\" exec -v \"$IMG\" true 2>\"$W/data/batch.err\"")
 st=$(wait_job "$id")
 [ "$st" = "COMPLETED 0:0" ] && ! grep -q 'share tag' data/batch.err &&
 	ok "a batch script (no step id) gets no share tag" || not_ok "batch script tag" "$st" "$(cat data/batch.err)"
+
+# ---- (d) --slurm: the host's Slurm commands inside, with the host's libraries ----------
+# The image is a static busybox: no C library, no loader of its own.  What
+# runs the host's squeue there can only be the host's loader and libraries.
+run "$SIF" exec "$IMG" sh -c 'ls /lib /lib64 /usr/lib 2>/dev/null | grep -c "^libc\.so\|^ld-linux"; command -v squeue; ls -d /.sif'
+if [ "$(printf '%s\n' "$OUT" | head -n 1)" = 0 ] && [ "$(printf '%s\n' "$OUT" | grep -c .)" -eq 1 ]; then
+	ok "without --slurm: the image has no C library, no squeue and no /.sif"
+else
+	not_ok "without --slurm" "exit $RC" "$OUT" "$ERR"
+fi
+run "$SIF" exec -v --slurm "$IMG" sh -c 'squeue -i 1 >/dev/null & p=$!; sleep 2; grep -o "/[^ ]*\(libc\.so\.6\|libslurmfull\.so\|ld\.so\|/squeue\)$" /proc/$p/maps | sort -u; echo "PATH=$PATH"; kill $p'
+maps=$(printf '%s\n' "$OUT" | grep -v '^PATH=' | paste -sd ' ')
+if [ "$RC" -eq 0 ] && [ "$maps" = "/.sif/slurm/ld.so /.sif/slurm/lib/libc.so.6 /.sif/slurm/lib/libslurmfull.so /.sif/slurm/libexec/squeue" ] &&
+   grep -q '^PATH=/.sif/slurm/bin:' <<<"$OUT"; then
+	ok "--slurm: squeue runs from /.sif/slurm with the host's loader, libc and libslurmfull; PATH starts there"
+else
+	not_ok "--slurm: what squeue maps" "exit $RC" "$OUT" "$(grep -v 'debug: mount' <<<"$ERR")"
+fi
+sock=$(sed -n 's/^AuthInfo=.*socket=\([^,]*\).*/\1/p' "$SLURM_CONF")
+if grep -q "mount: bind .* on /.sif/slurm/bin/squeue read-only (--slurm)" <<<"$ERR" &&
+   grep -q "mount: bind .* on /.sif/slurm/lib/libslurmfull.so read-only (--slurm)" <<<"$ERR" &&
+   grep -q "mount: bind $(dirname "$SLURM_CONF") on $(dirname "$SLURM_CONF") read-only (--slurm)" <<<"$ERR" &&
+   { [ -z "$sock" ] || grep -q "mount: bind $(dirname "$sock") on $(dirname "$sock") read-only (--slurm)" <<<"$ERR"; }; then
+	ok "  ... -v traces each bind: the commands, the libraries, slurm.conf's directory, the munge socket's"
+else
+	not_ok "--slurm -v trace" "$(grep -- '--slurm\|slurm:' <<<"$ERR" | head -n 20)"
+fi
+id=$(submit "S=\"$SIF\"; I=\"$IMG\"
+\$S exec --slurm \$I squeue -h -j \$SLURM_JOB_ID -o '%i %u %T' >\"$W/data/squeue\" 2>&1
+\$S exec --slurm \$I srun -n 1 sh -c 'echo \"step \$SLURM_STEP_ID of \$SLURM_JOB_ID\"' >\"$W/data/srun\" 2>&1
+\$S exec --slurm \$I scontrol show job \$SLURM_JOB_ID >\"$W/data/scontrol\" 2>&1
+\$S exec --slurm --cleanenv \$I sh -c 'echo \$SLURM_CONF' >\"$W/data/clean\" 2>&1")
+st=$(wait_job "$id")
+[ "$(cat data/squeue 2>&1)" = "$id $(id -un) RUNNING" ] &&
+	ok "--slurm in a batch job: squeue inside lists the running job" ||
+	not_ok "--slurm squeue in a job" "job: $st" "$(cat data/squeue "job$n_script.log" 2>&1)"
+[ "$(cat data/srun 2>&1)" = "step 0 of $id" ] &&
+	ok "--slurm in a batch job: srun -n 1 inside starts step 0 of the job, which runs" ||
+	not_ok "--slurm srun in a job" "job: $st" "$(cat data/srun 2>&1)"
+grep -q "^JobId=$id " data/scontrol && grep -q "UserId=$(id -un)($ME)" data/scontrol &&
+	ok "--slurm in a batch job: scontrol show job \$SLURM_JOB_ID" ||
+	not_ok "--slurm scontrol in a job" "$(head -n 5 data/scontrol 2>&1)"
+[ "$(cat data/clean 2>&1)" = "$SLURM_CONF" ] &&
+	ok "--slurm --cleanenv: SLURM_CONF is still set inside" || not_ok "--slurm --cleanenv" "$(cat data/clean 2>&1)"
+# what is missing, in one line
+expect_fail "--slurm on a host without srun on PATH: one line" env PATH=/nonexistent "$SIF" exec --slurm "$IMG" true
+grep -q 'no srun on PATH' <<<"$ERR" || not_ok "  ... saying so" "$ERR"
+expect_fail "--slurm with SLURM_CONF naming a missing file: one line" env SLURM_CONF="$W/none/slurm.conf" "$SIF" exec --slurm "$IMG" true
+grep -q "SLURM_CONF=$W/none/slurm.conf" <<<"$ERR" || not_ok "  ... naming it" "$ERR"
+mkdir -p "$W/nomunge"
+sed 's|^AuthInfo=.*|AuthInfo=socket='"$W"'/nomunge/munge.socket.2|' "$SLURM_CONF" >"$W/nomunge/slurm.conf"
+expect_fail "--slurm without a munge socket: one line" env SLURM_CONF="$W/nomunge/slurm.conf" "$SIF" exec --slurm "$IMG" true
+grep -q "munge socket $W/nomunge/munge.socket.2 does not exist" <<<"$ERR" || not_ok "  ... naming it" "$ERR"
+# the site's default (sif.conf), and --no-slurm against it
+CONF=${SIF_SYSCONFDIR:-}/sif.conf
+if [ -n "${SIF_SYSCONFDIR:-}" ] && [ -w "$CONF" ]; then
+	cp "$CONF" "$W/sif.conf.orig"
+	trap 'cp "$W/sif.conf.orig" "$CONF"; cleanup' EXIT
+	printf 'slurm = yes\n' >"$CONF"
+	run "$SIF" exec "$IMG" sinfo -h -o %P
+	[ "$RC" -eq 0 ] && [ -n "$OUT" ] && ok "sif.conf 'slurm = yes': sinfo inside without --slurm" ||
+		not_ok "sif.conf slurm = yes" "exit $RC" "$OUT" "$ERR"
+	run "$SIF" exec --no-slurm "$IMG" sh -c 'command -v squeue; ls -d /.sif'
+	[ "$RC" -ne 0 ] && [ -z "$OUT" ] && ok "  ... --no-slurm: not there" || not_ok "--no-slurm" "exit $RC" "$OUT" "$ERR"
+	run env PATH=/nonexistent "$SIF" exec -v "$IMG" sh -c 'ls -d /.sif'
+	[ "$RC" -ne 0 ] && grep -q 'slurm: left out: .*no srun on PATH' <<<"$ERR" &&
+		ok "  ... a host without Slurm is left out (not an error), and -v says why" ||
+		not_ok "sif.conf slurm = yes without Slurm" "exit $RC" "$OUT" "$ERR"
+	printf 'slurm = maybe\n' >"$CONF"
+	expect_fail "  ... a bad value stops the launch" "$SIF" exec "$IMG" true
+	cp "$W/sif.conf.orig" "$CONF"
+else
+	skip "SIF_SYSCONFDIR is unset or its sif.conf not writable: the sif.conf default of --slurm is not tested"
+fi
 
 wait_quiet
 left=$(pgrep -u "$ME" -af "$IMG|sleep 300|^sif-")

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elfdeps.h"
 #include "env.h"
+#include "launch.h"
 #include "passwd.h"
 #include "resolve.h"
 #include "siteconf.h"
@@ -182,6 +184,81 @@ static void test_siteconf(void)
 	sif_config_free(&c);
 }
 
+/* The closure of this very program, as its loader found it: every
+ * library it has mapped must be in it, under the path mapped. */
+static void test_elfdeps(void)
+{
+	struct sif_elfdeps d = {0};
+	struct sif_err err = {0};
+	char p[PATH_MAX], line[PATH_MAX + 256];
+	FILE *f;
+	int missing = 0, mapped = 0;
+
+	int r = sif_elfdeps_add(&d, "/proc/self/exe", &err);
+	tap_ok(r == 0 && d.interp,
+	       "elfdeps: this program's closure (%s), loader %s", err.msg, d.interp ? d.interp : "-");
+	f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *lib = strchr(line, '/'), real[PATH_MAX];
+		bool found = false;
+		if (!lib || !strstr(lib, ".so"))
+			continue;
+		lib[strcspn(lib, "\n")] = '\0';
+		if (!realpath(lib, real))
+			continue;
+		mapped++;
+		found = d.interp && strcmp(real, d.interp) == 0;
+		for (size_t i = 0; i < d.nlibs && !found; i++)
+			found = strcmp(d.libs[i].path, real) == 0;
+		if (!found) {
+			missing++;
+			printf("# mapped, not in the closure: %s\n", real);
+		}
+	}
+	if (f)
+		fclose(f);
+	tap_ok(mapped > 0 && missing == 0, "elfdeps: each of the %d mapped libraries is in it", mapped);
+	sif_elfdeps_free(&d);
+	tap_ok(sif_elf_is_dynamic_program("/proc/self/exe"), "elfdeps: this program is dynamic");
+	path(p, "script");
+	f = fopen(p, "w");
+	fputs("#!/bin/sh\necho hi\n", f);
+	fclose(f);
+	tap_ok(!sif_elf_is_dynamic_program(p), "elfdeps: a script is no program of its own");
+	tap_ok(sif_elfdeps_add(&d, p, &err) == -ENOEXEC && strstr(err.msg, "not an ELF file"),
+	       "elfdeps: a script has no closure (%s)", err.msg);
+	sif_elfdeps_free(&d);
+}
+
+/* --slurm's PATH goes first once, whatever the image and --env set. */
+static void test_env_slurm(void)
+{
+	struct sif_launch l = {0};
+	struct sif_env e;
+	struct sif_err err = {0};
+	char *set[] = {"PATH=/user/bin", "SLURM_CONF=/mine.conf"};
+
+	l.image.path = "img.sif";
+	l.path_prepend = "/.sif/slurm/bin";
+	l.slurm_conf = "/etc/slurm/slurm.conf";
+	sif_env_init(&e);
+	sif_env_set(&e, "PATH", "/image/bin");
+	tap_ok(sif_env_overrides(&e, &l, NULL, &err) == 0 &&
+	       strcmp(sif_env_get(&e, "PATH"), "/.sif/slurm/bin:/image/bin") == 0 &&
+	       strcmp(sif_env_get(&e, "SLURM_CONF"), "/etc/slurm/slurm.conf") == 0,
+	       "--slurm: PATH starts with the prefix; SLURM_CONF set");
+	tap_ok(sif_env_overrides(&e, &l, NULL, &err) == 0 &&
+	       strcmp(sif_env_get(&e, "PATH"), "/.sif/slurm/bin:/image/bin") == 0,
+	       "  ... once, when applied again after the image's scripts");
+	l.env_set = set;
+	l.nenv_set = 2;
+	tap_ok(sif_env_overrides(&e, &l, NULL, &err) == 0 &&
+	       strcmp(sif_env_get(&e, "PATH"), "/.sif/slurm/bin:/user/bin") == 0 &&
+	       strcmp(sif_env_get(&e, "SLURM_CONF"), "/mine.conf") == 0,
+	       "  ... before an --env PATH; an --env SLURM_CONF wins");
+	sif_env_free(&e);
+}
+
 int main(void)
 {
 	snprintf(tmp, sizeof(tmp), "%s/sif-unit.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -193,6 +270,8 @@ int main(void)
 	test_env();
 	test_passwd();
 	test_siteconf();
+	test_elfdeps();
+	test_env_slurm();
 	{
 		char cmd[PATH_MAX + 16];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
