@@ -46,6 +46,8 @@ extern char **environ;
 	"                        must match (MPI ranks of one job on one node); the\n" \
 	"                        default in a Slurm step (slurm-JOB.STEP) and under\n" \
 	"                        mpirun (mpi-JOBID)\n" \
+	"      --handover=FD     exec: the SPANK plugin's (sif_spank(8)): hand the\n" \
+	"                        container to the Slurm task on socket FD\n" \
 	"  -v, --verbose         trace each namespace and mount step (also --debug)\n" \
 	"  -h, --help            show this help\n" \
 	"\n" \
@@ -218,6 +220,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		{"no-home", no_argument, NULL, 'N'},
 		{"no-share", no_argument, NULL, 'S'},
 		{"share-tag", required_argument, NULL, 'T'},
+		{"handover", required_argument, NULL, 'O'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -229,6 +232,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	struct prepare_ctx pc = {0};
 	struct sif_config cfg;
 	bool home_given = false, no_home = false, user_binds = false, no_share = false;
+	int handover = -1;   /* the SPANK plugin's task socket */
 	char **pargv = NULL, *workdir = NULL;
 	const char *bind_env;
 	int c, r, status = SIF_EXIT_FAILURE;
@@ -324,6 +328,15 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 			}
 			l.share_tag = optarg;
 			break;
+		case 'O': {
+			unsigned fd;
+			if (cli_parse_uint(optarg, INT_MAX, &fd) < 0 || fd < 3) {
+				sif_err_set(&err, EINVAL, "--handover %s: expected a descriptor number", optarg);
+				goto fail;
+			}
+			handover = (int)fd;
+			break;
+		}
 		case 'v': l.verbose++; break;
 		case 'h':
 			cli_usage(stdout, cmd);
@@ -385,7 +398,14 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		sif_config_free(&cfg);
 		return cli_failf("%s: name an IMAGE: run 'sif help %s'", cmd->name, cmd->name);
 	}
-	if (verb == SIF_VERB_EXEC && optind + 1 >= argc) {
+	if (handover >= 0 && (verb != SIF_VERB_EXEC || optind + 1 < argc || l.pid_ns || l.ipc_ns ||
+	                      l.net_ns || l.fakeroot)) {
+		sif_launch_free(&l);
+		sif_config_free(&cfg);
+		return cli_failf("exec --handover (the SPANK plugin's) takes an IMAGE and no COMMAND, "
+		                 "and no --pid, --ipc, --net or --fakeroot");
+	}
+	if (verb == SIF_VERB_EXEC && optind + 1 >= argc && handover < 0) {
 		sif_launch_free(&l);
 		sif_config_free(&cfg);
 		return cli_failf("exec: name a COMMAND to run in the image: run 'sif help exec'");
@@ -437,6 +457,16 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	pc.cwd = s.cwd;
 	if (sif_env_set(&pc.env, "PWD", s.cwd) < 0)
 		goto nomem_session;
+
+	if (handover >= 0) {
+		/* a Slurm task enters this root itself (spank/sif_spank.c) */
+		r = sif_session_handover(&s, handover, prepare_env, &pc, &err);
+		sif_session_end(&s);
+		if (r < 0)
+			goto fail;
+		status = 0;
+		goto out;
+	}
 
 	/* what to run */
 	pargv = calloc((size_t)l.argc + 4, sizeof(*pargv));
