@@ -4,12 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +20,9 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include <sys/capability.h>
-
+#include "enter.h"
 #include "starter.h"
 
 extern char **environ;
@@ -90,58 +87,6 @@ static int loopback_up(void)
 	return r;
 }
 
-/* No capability survives into the payload: bounding set emptied, then
- * every set cleared.  (Under --fakeroot the payload is root of its own
- * user namespace and keeps capabilities there only.) */
-static int drop_capabilities(bool keep_bounding)
-{
-	int last = CAP_LAST_CAP;
-	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-	cap_t none;
-	int r = 0;
-
-	if (f) {
-		if (fscanf(f, "%d", &last) != 1)
-			last = CAP_LAST_CAP;
-		fclose(f);
-	}
-	if (!keep_bounding)
-		for (int c = 0; c <= last; c++)
-			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-				return -errno;
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return -errno;
-	if (keep_bounding)
-		return 0;
-	none = cap_init();
-	if (!none)
-		return -ENOMEM;
-	if (cap_set_proc(none) < 0)
-		r = -errno;
-	cap_free(none);
-	return r;
-}
-
-/* TIOCSTI and TIOCLINUX would let the payload type into the caller's
- * terminal, outside the container: refused. */
-static int deny_tty_injection(void)
-{
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int r;
-
-	if (!ctx)
-		return -ENOMEM;
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-	                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-		                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
-	if (r == 0)
-		r = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return r;
-}
-
 /* Root of a new user namespace of its own, uid 0 mapped to the user: the
  * capabilities it has reach nothing the user does not own. */
 static int become_fakeroot(const struct sif_launch *l)
@@ -200,6 +145,7 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 {
 	const struct sif_launch *l = a->s->l;
 	int ep = a->errpipe;
+	char msg[512];
 
 	/* killed with the launcher, even by kill -9 */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -225,16 +171,8 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 		if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			child_fail(ep, "mount /proc for the new pid namespace: %s", strerror(errno));
 	}
-	if (chdir(a->s->root) < 0)
-		child_fail(ep, "enter the container root: %s", strerror(errno));
-	/* pivot_root(".", "."): the old root ends up on top, and is detached */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		child_fail(ep, "pivot_root into the container: %s", strerror(errno));
-	if (umount2(".", MNT_DETACH) < 0)
-		child_fail(ep, "detach the host root: %s", strerror(errno));
-	if (chdir(a->s->cwd) < 0)
-		child_fail(ep, "%s %s: %s%s", l->pwd ? "--pwd" : "working directory", a->s->cwd,
-		           strerror(errno), l->pwd ? " (inside the container)" : "");
+	if (sif_enter_pivot(a->s->root, a->s->cwd, l->pwd != NULL, msg, sizeof(msg)) < 0)
+		child_fail(ep, "%s", msg);
 
 	if (l->pid_ns) {
 		pid_t q = fork();
@@ -253,12 +191,8 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 		prctl(PR_SET_DUMPABLE, 1);
 	if (l->fakeroot && become_fakeroot(l) < 0)
 		child_fail(ep, "--fakeroot: create the inner user namespace: %s", strerror(errno));
-	if (drop_capabilities(l->fakeroot) < 0)
-		child_fail(ep, "drop capabilities: %s", strerror(errno));
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(ep, "set no_new_privs: %s", strerror(errno));
-	if (deny_tty_injection() < 0)
-		child_fail(ep, "install the seccomp filter: %s", strerror(errno));
+	if (sif_enter_drop_privileges(l->fakeroot, msg, sizeof(msg)) < 0)
+		child_fail(ep, "%s", msg);
 
 	for (size_t i = 0; i < NRELAYED; i++)
 		signal(relayed[i], SIG_DFL);
@@ -267,7 +201,6 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 
 	/* the image's own environment scripts run only now, as the payload
 	 * would: unprivileged, inside */
-	char msg[512];
 	char **envp = a->prepare(a->ctx, msg, sizeof(msg));
 	if (!envp)
 		child_fail(ep, "%s", msg);
@@ -277,6 +210,17 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 	execvp(a->argv[0], a->argv);
 	child_fail(ep, "%s: %s%s", a->argv[0], strerror(errno),
 	           errno == ENOENT ? " in the container (check the command and PATH)" : "");
+}
+
+static int root_readonly(struct sif_session *s, struct sif_err *err)
+{
+	if (s->l->writable_tmpfs)
+		return 0;
+	sif_trace(s->l, "mount: the root read-only");
+	if (mount(NULL, s->root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+	          NULL) < 0)
+		return sif_err_set(err, errno, "make the root read-only: %s", strerror(errno));
+	return 0;
 }
 
 int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_fn prepare,
@@ -291,12 +235,9 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	ssize_t n;
 	pid_t pid;
 
-	if (!l->writable_tmpfs) {
-		sif_trace(l, "mount: the root read-only");
-		if (mount(NULL, s->root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-		          NULL) < 0)
-			return sif_err_set(err, errno, "make the root read-only: %s", strerror(errno));
-	}
+	int r = root_readonly(s, err);
+	if (r < 0)
+		return r;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return sif_err_set(err, errno, "pipe: %s", strerror(errno));
 	if (pipe2(stopfd, O_CLOEXEC) < 0) {
@@ -393,4 +334,150 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+/* ---- handing the root over to a Slurm task (the SPANK plugin) ----------- */
+
+/* Write all of BUF, or fail. */
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* In a child, as the payload would be (pivoted, unprivileged): the
+ * environment PREPARE gives, sent to the task as the root, the cwd and
+ * the environment, NUL-separated, after their length. */
+static __attribute__((noreturn)) void send_plan(struct sif_session *s, int sock, int ep,
+                                                sif_prepare_env_fn prepare, void *ctx)
+{
+	char msg[512], **envp;
+	size_t len = strlen(s->root) + 1 + strlen(s->cwd) + 1 + 2;
+	char *blob, *p;
+	uint32_t n32;
+
+	if (unshare(CLONE_NEWNS) < 0)
+		child_fail(ep, "create the container's mount namespace: %s", strerror(errno));
+	if (sif_enter_pivot(s->root, s->cwd, s->l->pwd != NULL, msg, sizeof(msg)) < 0 ||
+	    sif_enter_drop_privileges(false, msg, sizeof(msg)) < 0)
+		child_fail(ep, "%s", msg);
+	if (!(envp = prepare(ctx, msg, sizeof(msg))))
+		child_fail(ep, "%s", msg);
+	for (char **e = envp; *e; e++)
+		len += strlen(*e) + 1;
+	if (len > UINT32_MAX || !(p = blob = malloc(len)))
+		child_fail(ep, "out of memory");
+	p = stpcpy(p, s->root) + 1;
+	p = stpcpy(p, s->cwd) + 1;
+	p = stpcpy(p, s->l->pwd ? "P" : "-") + 1;
+	for (char **e = envp; *e; e++)
+		p = stpcpy(p, *e) + 1;
+	n32 = (uint32_t)(p - blob);
+	if (write_all(sock, &n32, sizeof(n32)) < 0 || write_all(sock, blob, n32) < 0)
+		child_fail(ep, "hand the container over to the task: %s", strerror(errno));
+	_exit(0);
+}
+
+int sif_session_handover(struct sif_session *s, int sock, sif_prepare_env_fn prepare, void *ctx,
+                         struct sif_err *err)
+{
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	int ns[2], pipefd[2], pidfd, st, r;
+	char cbuf[CMSG_SPACE(sizeof(ns))], tag = 'S', msg[1024];
+	struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                   .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	ssize_t n;
+	pid_t pid = -1;
+
+	/* the task this root is for: the peer that made the socket pair; its
+	 * end is this process's end (the task's exec is, too) */
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 || cr.uid != getuid())
+		return sif_err_set(err, EPERM, "--handover: descriptor %d is not a socket of this "
+		                   "user's task (it is for the SPANK plugin only)", sock);
+	pidfd = (int)syscall(SYS_pidfd_open, cr.pid, 0);
+	if (pidfd < 0)
+		return sif_err_set(err, errno, "--handover: the task (pid %d) is gone: %s",
+		                   (int)cr.pid, strerror(errno));
+	if ((r = root_readonly(s, err)) < 0) {
+		close(pidfd);
+		return r;
+	}
+	/* the task's own namespaces will be these two: it enters them, makes
+	 * a mount namespace of its own and pivots, as a payload does */
+	ns[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	ns[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ns[0] < 0 || ns[1] < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
+		int e = errno;
+		for (int i = 0; i < 2; i++)
+			if (ns[i] >= 0)
+				close(ns[i]);
+		close(pidfd);
+		return sif_err_set(err, e, "hand the container over: %s", strerror(e));
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(ns));
+	memcpy(CMSG_DATA(cm), ns, sizeof(ns));
+	r = sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+	close(ns[0]);
+	close(ns[1]);
+	if (r == 0 && (pid = fork()) == 0) {
+		close(pipefd[0]);
+		send_plan(s, sock, pipefd[1], prepare, ctx);
+	}
+	if (r == 0 && pid < 0)
+		r = -errno;
+	close(pipefd[1]);
+	if (r < 0) {
+		close(pipefd[0]);
+		close(pidfd);
+		return sif_err_set(err, -r, "hand the container over to the task: %s", strerror(-r));
+	}
+	do {
+		n = read(pipefd[0], msg, sizeof(msg) - 1);
+	} while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	/* the task has all it needs (or sees the end of the socket) */
+	close(sock);
+	if (n > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		close(pidfd);
+		if (n <= 0)
+			snprintf(msg, sizeof(msg), "prepare the container for the task: the helper died");
+		else
+			msg[n] = '\0';
+		return sif_err_set(err, ENOEXEC, "%s", msg);
+	}
+	sif_trace(s->l, "handover: the task (pid %d) has the container; holding it until the "
+	          "task ends", (int)cr.pid);
+	/* membership of the mount is this process's: it lasts as long as the
+	 * task (whose pid the payload keeps), whatever signals the job gets */
+	static const int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE,
+	                            SIGTSTP, SIGTTIN, SIGTTOU};
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		signal(quiet[i], SIG_IGN);
+	/* nor its output: Slurm waits for the task's to close */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; null >= 0 && fd <= 2; fd++)
+		dup2(null, fd);
+	if (null > 2)
+		close(null);
+	struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+	while (poll(&pf, 1, -1) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	return 0;
 }

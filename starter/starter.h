@@ -60,6 +60,16 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
                     void *ctx, struct sif_err *err);
 void sif_session_end(struct sif_session *s);
 
+/* For the SPANK plugin (spank/sif_spank.c): instead of starting a payload,
+ * give the task at the other end of SOCK (a socket pair the task made) the
+ * launch's namespaces (SCM_RIGHTS), then the root, the working directory,
+ * "P" or "-" (whether it came from --pwd) and the payload's environment,
+ * as PREPARE gives it inside the container: a 32-bit length, then
+ * NUL-terminated strings.  The task enters the root itself, and this
+ * process keeps the mount until the task ends.  Returns 0, or <0. */
+int sif_session_handover(struct sif_session *s, int sock, sif_prepare_env_fn prepare, void *ctx,
+                         struct sif_err *err);
+
 /* For the starter's own files: deny setgroups, then map INSIDE_UID to UID
  * and INSIDE_GID to GID (one id each) in the caller's new user namespace. */
 int sif_map_ids(unsigned inside_uid, unsigned uid, unsigned inside_gid, unsigned gid);

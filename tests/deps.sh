@@ -16,6 +16,8 @@ PACKAGES=(
 	util-linux passwd binutils libcap2-bin man-db groff-base
 	# tests: a real Slurm cluster (tests/slurm/cluster.sh); mpirun
 	munge slurm-wlm openmpi-bin
+	# the SPANK plugin (sif_spank.so) is built against Slurm's headers
+	libslurm-dev
 	# tests: registries on loopback (tests/registry/harness.sh)
 	docker-registry openssl curl
 )

@@ -9,19 +9,6 @@
 #include "cli.h"
 #include "sqfs_out.h"
 
-int cli_parse_uint(const char *s, unsigned max, unsigned *v)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || x > max)
-		return -1;
-	*v = (unsigned)x;
-	return 0;
-}
-
 int cli_parse_comp(const char *s)
 {
 	static const struct { const char *name; int comp; } algs[] = {

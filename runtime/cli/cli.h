@@ -32,9 +32,9 @@ extern const struct sif_command sif_cmd_cache;
 int cli_fail(const struct sif_err *err);
 /* Print "sif: error: FMT" and return 255. */
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The image tool's option values: a number from 0 to MAX (-1 if not);
- * a compressor name as an enum sqfs_out_comp (-1 if unknown). */
+/* An option's number from 0 to MAX (-1 if not one). */
 int cli_parse_uint(const char *s, unsigned max, unsigned *v);
+/* The image tool's compressor name as an enum sqfs_out_comp (-1 if unknown). */
 int cli_parse_comp(const char *s);
 
 /* Print a command's usage to F. */

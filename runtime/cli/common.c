@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 
@@ -83,4 +84,17 @@ int cli_fail(const struct sif_err *err)
 void cli_usage(FILE *f, const struct sif_command *cmd)
 {
 	fputs(cmd->usage, f);
+}
+
+int cli_parse_uint(const char *s, unsigned max, unsigned *v)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || x > max)
+		return -1;
+	*v = (unsigned)x;
+	return 0;
 }

@@ -50,6 +50,8 @@ extern char **environ;
 	"                        must match (MPI ranks of one job on one node); the\n" \
 	"                        default in a Slurm step (slurm-JOB.STEP) and under\n" \
 	"                        mpirun (mpi-JOBID)\n" \
+	"      --handover=FD     exec: the SPANK plugin's (sif_spank(8)): hand the\n" \
+	"                        container to the Slurm task on socket FD\n" \
 	"  -v, --verbose         trace each namespace and mount step (also --debug)\n" \
 	"  -h, --help            show this help\n" \
 	"\n" \
@@ -224,6 +226,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		{"share-tag", required_argument, NULL, 'T'},
 		{"slurm", no_argument, NULL, 'U'},
 		{"no-slurm", no_argument, NULL, 'u'},
+		{"handover", required_argument, NULL, 'O'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -235,6 +238,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	struct prepare_ctx pc = {0};
 	struct sif_config cfg;
 	bool home_given = false, no_home = false, user_binds = false, no_share = false;
+	int handover = -1;   /* the SPANK plugin's task socket */
 	char **pargv = NULL, *workdir = NULL;
 	const char *bind_env;
 	int c, r, status = SIF_EXIT_FAILURE, slurm = -1;
@@ -332,6 +336,15 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 			break;
 		case 'U': slurm = 1; break;
 		case 'u': slurm = 0; break;
+		case 'O': {
+			unsigned fd;
+			if (cli_parse_uint(optarg, INT_MAX, &fd) < 0 || fd < 3) {
+				sif_err_set(&err, EINVAL, "--handover %s: expected a descriptor number", optarg);
+				goto fail;
+			}
+			handover = (int)fd;
+			break;
+		}
 		case 'v': l.verbose++; break;
 		case 'h':
 			cli_usage(stdout, cmd);
@@ -393,7 +406,14 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 		sif_config_free(&cfg);
 		return cli_failf("%s: name an IMAGE: run 'sif help %s'", cmd->name, cmd->name);
 	}
-	if (verb == SIF_VERB_EXEC && optind + 1 >= argc) {
+	if (handover >= 0 && (verb != SIF_VERB_EXEC || optind + 1 < argc || l.pid_ns || l.ipc_ns ||
+	                      l.net_ns || l.fakeroot)) {
+		sif_launch_free(&l);
+		sif_config_free(&cfg);
+		return cli_failf("exec --handover (the SPANK plugin's) takes an IMAGE and no COMMAND, "
+		                 "and no --pid, --ipc, --net or --fakeroot");
+	}
+	if (verb == SIF_VERB_EXEC && optind + 1 >= argc && handover < 0) {
 		sif_launch_free(&l);
 		sif_config_free(&cfg);
 		return cli_failf("exec: name a COMMAND to run in the image: run 'sif help exec'");
@@ -447,6 +467,16 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	pc.cwd = s.cwd;
 	if (sif_env_set(&pc.env, "PWD", s.cwd) < 0)
 		goto nomem_session;
+
+	if (handover >= 0) {
+		/* a Slurm task enters this root itself (spank/sif_spank.c) */
+		r = sif_session_handover(&s, handover, prepare_env, &pc, &err);
+		sif_session_end(&s);
+		if (r < 0)
+			goto fail;
+		status = 0;
+		goto out;
+	}
 
 	/* what to run */
 	pargv = calloc((size_t)l.argc + 4, sizeof(*pargv));

@@ -23,7 +23,8 @@
 # what it started.
 #
 # Environment: SIF_SLURM_PORT (default 16817: slurmctld; +1 slurmd),
-# SIF_SLURM_WAIT (seconds to wait for the node to be idle, default 60).
+# SIF_SLURM_WAIT (seconds to wait for the node to be idle, default 60),
+# SIF_SLURM_PLUGSTACK (plugstack.conf's line, e.g. "optional PATH/sif_spank.so").
 set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 ME=cluster.sh
@@ -218,7 +219,8 @@ PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscr
 EOF
 	chmod 644 "$tmp"
 	if cmp -s "$tmp" "$CONF"; then rm -f "$tmp"; else mv -f "$tmp" "$CONF"; fi
-	[ -f "$DIR/plugstack.conf" ] || : >"$DIR/plugstack.conf"
+	# SPANK plugins: sif's, when SIF_SLURM_PLUGSTACK names it ("optional PATH")
+	printf '%s\n' "${SIF_SLURM_PLUGSTACK:-# no SPANK plugin (SIF_SLURM_PLUGSTACK)}" >"$DIR/plugstack.conf"
 	chmod 644 "$DIR/plugstack.conf"
 }
 

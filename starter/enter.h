@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The last steps into a container, shared by the launcher's payload
+ * (run.c) and the SPANK plugin's tasks (spank/sif_spank.c), which enter a
+ * root the launcher assembled: pivot into it, then give up every
+ * privilege.  Each returns 0, or -errno after writing why into MSG.
+ */
+#ifndef SIF_ENTER_H
+#define SIF_ENTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The caller is in a mount namespace of its own (a copy of the launch's):
+ * make ROOT its root, detach the host's and change to CWD (inside). */
+int sif_enter_pivot(const char *root, const char *cwd, bool cwd_from_pwd, char *msg, size_t len);
+
+/* Empty the bounding set (unless KEEP_BOUNDING: --fakeroot's own user
+ * namespace) and every capability set, set no_new_privs, and refuse
+ * TIOCSTI/TIOCLINUX (typing into the caller's terminal). */
+int sif_enter_drop_privileges(bool keep_bounding, char *msg, size_t len);
+
+#endif
