@@ -16,6 +16,10 @@ PACKAGES=(
 	util-linux passwd binutils libcap2-bin man-db groff-base
 	# tests: a real Slurm cluster (tests/slurm/cluster.sh); mpirun
 	munge slurm-wlm openmpi-bin
+	# tests: MPI (tests/mpi/): mpicc, slurmd's PMIx plugin (it dlopens
+	# libpmix.so, which only libpmix-dev has), Slurm's PMI-2 client library,
+	# and the image's root
+	libopenmpi-dev libpmix-dev libpmi2-0-dev debootstrap
 	# tests: registries on loopback (tests/registry/harness.sh)
 	docker-registry openssl curl
 )
