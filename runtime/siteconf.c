@@ -171,6 +171,11 @@ static bool allowed(const char *p, char *const *prefixes, size_t n)
 	return false;
 }
 
+bool sif_config_user_bind_allowed(const struct sif_config *c, const char *src)
+{
+	return c->user_binds && (!c->nbind_sources || allowed(src, c->bind_sources, c->nbind_sources));
+}
+
 int sif_config_apply(const struct sif_config *c, struct sif_launch *l, bool user_binds_given,
                      bool home_given, struct sif_err *err)
 {

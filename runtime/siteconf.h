@@ -44,4 +44,8 @@ void sif_config_free(struct sif_config *c);
 int sif_config_apply(const struct sif_config *c, struct sif_launch *l, bool user_binds_given,
                      bool home_given, struct sif_err *err);
 
+/* May the user bind the host path SRC (as -B would)?  User binds allowed,
+ * and SRC under an allowed bind source when the site lists them. */
+bool sif_config_user_bind_allowed(const struct sif_config *c, const char *src);
+
 #endif

@@ -18,6 +18,10 @@ PACKAGES=(
 	munge slurm-wlm openmpi-bin
 	# the SPANK plugin (sif_spank.so) is built against Slurm's headers
 	libslurm-dev
+	# tests: MPI (tests/mpi/): mpicc, slurmd's PMIx plugin (it dlopens
+	# libpmix.so, which only libpmix-dev has), Slurm's PMI-2 client library,
+	# and the image's root
+	libopenmpi-dev libpmix-dev libpmi2-0-dev debootstrap
 	# tests: registries on loopback (tests/registry/harness.sh)
 	docker-registry openssl curl
 )

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "env.h"
@@ -193,6 +194,168 @@ static bool job_share_tag(char *tag, size_t taglen, char *origin, size_t originl
 		}
 	}
 	return false;
+}
+
+/* ---- the PMIx rendezvous -------------------------------------------------
+ * Under 'srun --mpi=pmix' (Slurm 22.05, PMIx 4.2) a task's PMIx client
+ * reaches slurmd's PMIx server by the TCP address in PMIX_SERVER_URI* (no
+ * file needed) and reads the job's data from the server's shared-memory
+ * store, files under PMIX_SERVER_TMPDIR (slurmd's spool, pmix.JOB.STEP/;
+ * PMIX_DSTORE_*_BASE_PATH name its parts); under mpirun the same lie in
+ * mpirun's session directory (/tmp/ompi.HOST.UID/pid.N).  Without them the
+ * client falls back to asking the server, with "PMIX ERROR" lines.  The
+ * container must show that directory at its own path: it is bound when
+ * nothing shows it already (/tmp, the home, a bind), and only when it is a
+ * directory of the user's, not writable by others, and either slurmd's
+ * (named pmix.JOB.STEP, in a directory only root may write: no user can
+ * make or rename one there) or one the site lets the user bind with -B: a
+ * variable never opens a path the site's bind policy closes. */
+
+/* Is PATH DIR itself or below it (component-wise)? */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Does the container show the host path REAL (links resolved) at its own
+ * path: through the host's /tmp, the home or a bind at its own path?  What
+ * shows it, or NULL. */
+static const char *host_path_shown(const struct sif_launch *l, const char *real)
+{
+	char rs[PATH_MAX], rd[PATH_MAX];
+
+	if (!l->contain && !l->private_tmp && (path_under(real, "/tmp") || path_under(real, "/var/tmp")))
+		return "the host's /tmp and /var/tmp";
+	if (l->home_src && l->home_dst && realpath(l->home_src, rs) && realpath(l->home_dst, rd) &&
+	    strcmp(rs, rd) == 0 && path_under(real, rd))
+		return "the home directory";
+	for (size_t i = 0; i < l->nbinds; i++)
+		if (realpath(l->binds[i].src, rs) && realpath(l->binds[i].dst, rd) &&
+		    strcmp(rs, rd) == 0 && path_under(real, rd))
+			return "a bind";
+	return NULL;
+}
+
+/* Is NAME "pmix.JOB.STEP", as slurmd names a step's PMIx directory? */
+static bool slurm_pmix_name(const char *name)
+{
+	int dots = 0;
+	if (strncmp(name, "pmix.", 5) != 0 || !name[5])
+		return false;
+	for (const char *p = name + 5; *p; p++) {
+		if (*p == '.' && p[-1] != '.' && p[1])
+			dots++;
+		else if (*p < '0' || *p > '9')
+			return false;
+	}
+	return dots == 1;
+}
+
+/* Why the host directory REAL may not be bound as the PMIx rendezvous, or NULL. */
+static const char *pmix_dir_unsafe(const struct sif_launch *l, const struct sif_config *cfg,
+                                   const char *real, char *why, size_t n)
+{
+	struct stat st;
+	char parent[PATH_MAX];
+
+	if (lstat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+		return "not a directory";
+	if (st.st_uid != l->uid) {
+		snprintf(why, n, "owned by uid %u, not by you", (unsigned)st.st_uid);
+		return why;
+	}
+	if (st.st_mode & 022)
+		return "writable by others";
+	size_t k = strlen(real);
+	if (k >= sizeof(parent))
+		return "path too long";
+	memcpy(parent, real, k + 1);
+	*strrchr(parent, '/') = '\0';
+	if (slurm_pmix_name(parent + strlen(parent) + 1) &&
+	    stat(parent[0] ? parent : "/", &st) == 0 && st.st_uid == 0 && !(st.st_mode & 022))
+		return NULL;   /* made for the user by slurmd, in its spool */
+	if (!sif_config_user_bind_allowed(cfg, real)) {
+		snprintf(why, n, "a directory of yours the site policy in %s does not let you bind",
+		         cfg->path);
+		return why;
+	}
+	return NULL;
+}
+
+static int pmix_rendezvous(struct sif_launch *l, const struct sif_config *cfg, struct sif_err *err)
+{
+	static char name[4][64];
+	char real[4][PATH_MAX], why[PATH_MAX + 96];
+	const char *names[4];
+	size_t nreal = 0;
+
+	/* the server's directory first: the stores usually lie inside it */
+	const char *tmpdir = getenv("PMIX_SERVER_TMPDIR");
+	if (tmpdir && *tmpdir)
+		names[nreal++] = "PMIX_SERVER_TMPDIR";
+	for (char **e = environ; *e && nreal < 4; e++) {
+		size_t len = strcspn(*e, "=");
+		if (strncmp(*e, "PMIX_DSTORE_", 12) == 0 && len > 22 &&
+		    strncmp(*e + len - 10, "_BASE_PATH", 10) == 0) {
+			snprintf(name[nreal], sizeof(name[nreal]), "%.*s", (int)len, *e);
+			names[nreal] = name[nreal];
+			nreal++;
+		}
+	}
+	for (size_t i = 0; i < nreal; i++) {
+		const char *v = getenv(names[i]), *shown, *bad;
+		bool dup = false;
+
+		if (!v || v[0] != '/') {
+			fprintf(stderr, "sif: warning: %s=%s is not an absolute path: not bound (the PMIx "
+			        "client inside may not reach its server)\n", names[i], v ? v : "");
+			real[i][0] = '\0';
+			continue;
+		}
+		if (!realpath(v, real[i])) {
+			fprintf(stderr, "sif: warning: %s=%s: %s: not bound (the PMIx client inside may "
+			        "not reach its server)\n", names[i], v, strerror(errno));
+			real[i][0] = '\0';
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			dup |= real[j][0] && path_under(real[i], real[j]);
+		if (dup)
+			continue;   /* inside the server's directory: bound, shown or warned of with it */
+		if ((shown = host_path_shown(l, real[i]))) {
+			if (l->verbose)
+				fprintf(stderr, "sif: debug: pmix: %s %s: visible already through %s\n",
+				        names[i], real[i], shown);
+			continue;
+		}
+		if ((bad = pmix_dir_unsafe(l, cfg, real[i], why, sizeof(why)))) {
+			fprintf(stderr, "sif: warning: %s=%s: %s: not bound (the PMIx client inside may not "
+			        "reach its server; bind it with -B if it is right)\n", names[i], v, bad);
+			continue;
+		}
+		struct sif_bind *nb = realloc(l->binds, (l->nbinds + 1) * sizeof(*nb));
+		if (!nb)
+			return sif_err_set(err, ENOMEM, "out of memory");
+		l->binds = nb;
+		nb[l->nbinds].src = strdup(real[i]);
+		nb[l->nbinds].dst = strdup(real[i]);
+		nb[l->nbinds].ro = false;
+		if (!nb[l->nbinds].src || !nb[l->nbinds].dst) {
+			free(nb[l->nbinds].src);
+			free(nb[l->nbinds].dst);
+			return sif_err_set(err, ENOMEM, "out of memory");
+		}
+		l->nbinds++;
+		if (l->verbose)
+			fprintf(stderr, "sif: debug: pmix: %s %s: bound at its own path (the PMIx "
+			        "server's directory)\n", names[i], real[i]);
+	}
+	return 0;
 }
 
 static bool exists_in(struct sif_session *s, const char *path)
@@ -442,6 +605,10 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	if (sif_config_apply(&cfg, &l, user_binds, home_given, &err) < 0)
 		goto fail;
 	if (sif_slurm_choose(&l, slurm, cfg.slurm, cfg.path, &err) < 0)
+		goto fail;
+	/* srun --mpi=pmix, mpirun: the PMIx server's directory, where the
+	 * container lacks it */
+	if (pmix_rendezvous(&l, &cfg, &err) < 0)
 		goto fail;
 	if (l.image.arch[0] && strcmp(l.image.arch, sif_host_arch()) != 0)
 		fprintf(stderr, "sif: warning: %s is built for %s, this machine is %s: its programs "
