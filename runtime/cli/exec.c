@@ -338,19 +338,9 @@ static int pmix_rendezvous(struct sif_launch *l, const struct sif_config *cfg, s
 			        "reach its server; bind it with -B if it is right)\n", names[i], v, bad);
 			continue;
 		}
-		struct sif_bind *nb = realloc(l->binds, (l->nbinds + 1) * sizeof(*nb));
-		if (!nb)
-			return sif_err_set(err, ENOMEM, "out of memory");
-		l->binds = nb;
-		nb[l->nbinds].src = strdup(real[i]);
-		nb[l->nbinds].dst = strdup(real[i]);
-		nb[l->nbinds].ro = false;
-		if (!nb[l->nbinds].src || !nb[l->nbinds].dst) {
-			free(nb[l->nbinds].src);
-			free(nb[l->nbinds].dst);
-			return sif_err_set(err, ENOMEM, "out of memory");
-		}
-		l->nbinds++;
+		if (sif_launch_add_bind(l, real[i], real[i], false, "the PMIx server's directory",
+		                        err) < 0)
+			return -err->code;
 		if (l->verbose)
 			fprintf(stderr, "sif: debug: pmix: %s %s: bound at its own path (the PMIx "
 			        "server's directory)\n", names[i], real[i]);
