@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,6 +189,62 @@ static int prefix_bind(struct sif_launch *l, const char *src, const char *sub, c
 	return sif_launch_add_bind(l, src, dst, true, "--slurm", err);
 }
 
+/* The SPANK plugins PLUGSTACK lists ("required|optional PATH [ARGS]", and
+ * "include GLOB" of more such files, one level): the clients load them too
+ * (srun, sbatch and salloc parse their options), so their libraries join
+ * the private prefix's and each file outside the plugin directories is
+ * bound at its own path.  A plugin the host cannot load either is left out;
+ * a relative name is PluginDir's, bound already. */
+static int spank_plugins(struct sif_launch *l, struct sif_elfdeps *deps, const char *plugstack,
+                         const char *plugindirs, int depth, struct sif_err *err)
+{
+	FILE *f = fopen(plugstack, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	if (!f)
+		return 0;   /* none: the clients load none */
+	while (r == 0 && getline(&line, &cap, f) >= 0) {
+		char *hash = strchr(line, '#'), *save = NULL, *kind, *path;
+		if (hash)
+			*hash = '\0';
+		kind = strtok_r(line, " \t\n", &save);
+		path = kind ? strtok_r(NULL, " \t\n", &save) : NULL;
+		if (!path || path[0] != '/')
+			continue;
+		if (strcasecmp(kind, "include") == 0) {
+			glob_t g;
+			if (depth > 0 || glob(path, 0, NULL, &g) != 0)
+				continue;
+			for (size_t i = 0; i < g.gl_pathc && r == 0; i++) {
+				r = bind_same(l, g.gl_pathv[i], "plugstack include", err);
+				if (r == 0)
+					r = spank_plugins(l, deps, g.gl_pathv[i], plugindirs, depth + 1, err);
+			}
+			globfree(&g);
+			continue;
+		}
+		if (strcasecmp(kind, "required") != 0 && strcasecmp(kind, "optional") != 0)
+			continue;
+		struct sif_err e = {0};
+		if (access(path, R_OK) < 0 || sif_elfdeps_add(deps, path, &e) < 0) {
+			debug(l, "SPANK plugin %s: %s: left out", path, e.msg[0] ? e.msg : strerror(errno));
+			continue;
+		}
+		bool in_plugindir = false;
+		char *copy = strdup(plugindirs), *s2 = NULL;
+		for (char *d = copy ? strtok_r(copy, ":", &s2) : NULL; d; d = strtok_r(NULL, ":", &s2))
+			in_plugindir |= under_dir(path, d);
+		free(copy);
+		if (!in_plugindir)
+			r = bind_same(l, path, "SPANK plugin", err);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
 int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
                    struct sif_err *err)
 {
@@ -311,6 +368,14 @@ int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
 	                err);
 	if (r < 0)
 		goto out;
+	char plugstack[PATH_MAX];
+	if (c.plugstack[0] == '/') {
+		snprintf(plugstack, sizeof(plugstack), "%s", c.plugstack);
+	} else {
+		/* Slurm's default: plugstack.conf beside slurm.conf */
+		snprintf(plugstack, sizeof(plugstack), "%.*s/plugstack.conf",
+		         (int)(strrchr(conf, '/') - conf), conf);
+	}
 	if (c.plugstack[0] == '/' && access(c.plugstack, F_OK) == 0) {
 		char confdir[PATH_MAX];
 		snprintf(confdir, sizeof(confdir), "%s", conf);
@@ -319,6 +384,8 @@ int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
 		                                                       err)) < 0)
 			goto out;
 	}
+	if ((r = spank_plugins(l, &deps, plugstack, plugindirs, 0, err)) < 0)
+		goto out;
 
 	/* munge's socket: the clients sign their requests through it */
 	if (!c.auth_type[0] || strcasecmp(c.auth_type, "auth/munge") == 0) {
