@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "elfdeps.h"
+#include "io.h"
 #include "hostslurm.h"
 
 /* The Slurm client commands sif offers inside (those the host has). */
@@ -53,14 +54,12 @@ static void debug(const struct sif_launch *l, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* A value with its blanks trimmed and one pair of double quotes removed. */
 static char *trim(char *s)
 {
 	char *e;
-	while (isspace((unsigned char)*s))
-		s++;
+	s = sif_trim(s);
 	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
 	if (e - s >= 2 && s[0] == '"' && e[-1] == '"') {
 		e[-1] = '\0';
 		s++;
@@ -175,11 +174,6 @@ static int bind_dir_of(struct sif_launch *l, const char *file, const char *what,
 	return r;
 }
 
-static bool under_dir(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
 
 static int prefix_bind(struct sif_launch *l, const char *src, const char *sub, const char *name,
                        struct sif_err *err)
@@ -235,7 +229,7 @@ static int spank_plugins(struct sif_launch *l, struct sif_elfdeps *deps, const c
 		bool in_plugindir = false;
 		char *copy = strdup(plugindirs), *s2 = NULL;
 		for (char *d = copy ? strtok_r(copy, ":", &s2) : NULL; d; d = strtok_r(NULL, ":", &s2))
-			in_plugindir |= under_dir(path, d);
+			in_plugindir |= sif_path_under(path, d);
 		free(copy);
 		if (!in_plugindir)
 			r = bind_same(l, path, "SPANK plugin", err);
@@ -380,7 +374,7 @@ int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
 		char confdir[PATH_MAX];
 		snprintf(confdir, sizeof(confdir), "%s", conf);
 		*strrchr(confdir, '/') = '\0';
-		if (!under_dir(c.plugstack, confdir) && (r = bind_same(l, c.plugstack, "PlugStackConfig",
+		if (!sif_path_under(c.plugstack, confdir) && (r = bind_same(l, c.plugstack, "PlugStackConfig",
 		                                                       err)) < 0)
 			goto out;
 	}

@@ -16,5 +16,7 @@ int sif_copy_range(int src_fd, int64_t src_off, int dst_fd, int64_t dst_off, uin
 
 /* mkdir -p DIR with MODE for what it creates; 0 or -errno. */
 int sif_mkdirs(const char *dir, mode_t mode);
+/* S without its leading and trailing blanks (in place). */
+char *sif_trim(char *s);
 
 #endif

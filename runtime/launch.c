@@ -28,13 +28,27 @@ static char *absolute(const char *cwd, const char *p)
 	return out;
 }
 
+/* Append B (its strings the plan's from now on, freed on failure). */
+static int append_bind(struct sif_launch *l, struct sif_bind b, struct sif_err *err)
+{
+	struct sif_bind *nb = b.src && b.dst ? realloc(l->binds, (l->nbinds + 1) * sizeof(*nb)) : NULL;
+
+	if (!nb) {
+		free(b.src);
+		free(b.dst);
+		return sif_err_set(err, ENOMEM, "out of memory");
+	}
+	l->binds = nb;
+	l->binds[l->nbinds++] = b;
+	return 0;
+}
+
 static int add_one_bind(struct sif_launch *l, char *spec, struct sif_err *err)
 {
 	char *fields[4] = {NULL};
 	int n = 0;
 	char *save = NULL, *tok;
 	struct sif_bind b = {0};
-	struct sif_bind *nb;
 
 	/* split on ':'; an empty spec (",,") is ignored */
 	for (tok = strtok_r(spec, ":", &save); tok && n < 4; tok = strtok_r(NULL, ":", &save))
@@ -67,15 +81,7 @@ static int add_one_bind(struct sif_launch *l, char *spec, struct sif_err *err)
 		free(b.dst);
 		return r;
 	}
-	nb = realloc(l->binds, (l->nbinds + 1) * sizeof(*nb));
-	if (!nb) {
-		free(b.src);
-		free(b.dst);
-		return sif_err_set(err, ENOMEM, "out of memory");
-	}
-	l->binds = nb;
-	l->binds[l->nbinds++] = b;
-	return 0;
+	return append_bind(l, b, err);
 }
 
 int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err *err)
@@ -95,16 +101,34 @@ int sif_launch_add_bind(struct sif_launch *l, const char *src, const char *dst, 
                         const char *why, struct sif_err *err)
 {
 	struct sif_bind b = {.src = strdup(src), .dst = strdup(dst), .ro = ro, .why = why};
-	struct sif_bind *nb = b.src && b.dst ? realloc(l->binds, (l->nbinds + 1) * sizeof(*nb)) : NULL;
+	return append_bind(l, b, err);
+}
 
-	if (!nb) {
-		free(b.src);
-		free(b.dst);
-		return sif_err_set(err, ENOMEM, "out of memory");
-	}
-	l->binds = nb;
-	l->binds[l->nbinds++] = b;
-	return 0;
+bool sif_path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+const char *sif_launch_host_path_shown(const struct sif_launch *l, const char *real)
+{
+	char rs[PATH_MAX], rd[PATH_MAX];
+
+	if (!l->contain && !l->private_tmp &&
+	    (sif_path_under(real, "/tmp") || sif_path_under(real, "/var/tmp")))
+		return "the host's /tmp and /var/tmp";
+	if (l->home_src && l->home_dst && realpath(l->home_src, rs) && realpath(l->home_dst, rd) &&
+	    strcmp(rs, rd) == 0 && sif_path_under(real, rd))
+		return "the home directory";
+	for (size_t i = 0; i < l->nbinds; i++)
+		if (realpath(l->binds[i].src, rs) && realpath(l->binds[i].dst, rd) &&
+		    strcmp(rs, rd) == 0 && sif_path_under(real, rd))
+			return "a bind";
+	return NULL;
 }
 
 /* The JSON object named oci-config.json (where Apptainer stores the OCI

@@ -88,6 +88,13 @@ int sif_launch_add_binds(struct sif_launch *l, const char *spec, struct sif_err 
 int sif_launch_add_bind(struct sif_launch *l, const char *src, const char *dst, bool ro,
                         const char *why, struct sif_err *err);
 
+/* Is PATH DIR itself or below it (component-wise)? */
+bool sif_path_under(const char *path, const char *dir);
+/* Does the container of L show the host path REAL (links resolved) at its
+ * own path: through the host's /tmp, the home or a bind at its own path?
+ * What shows it, or NULL. */
+const char *sif_launch_host_path_shown(const struct sif_launch *l, const char *real);
+
 /* Open and identify the image at PATH (SIF, squashfs or directory). */
 int sif_image_open(struct sif_image_ref *ref, const char *path, struct sif_err *err);
 void sif_image_close(struct sif_image_ref *ref);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "siteconf.h"
 
 enum kind { LIST_PATH, BOOL, SECONDS };
@@ -32,17 +33,6 @@ static const struct key {
 	{"mount linger", SECONDS, 0, 0, offsetof(struct sif_config, linger)},
 	{"slurm", BOOL, 0, 0, offsetof(struct sif_config, slurm)},
 };
-
-static char *trim(char *s)
-{
-	char *e;
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
 
 int sif_config_load(struct sif_config *c, const char *path, struct sif_err *err)
 {
@@ -70,7 +60,7 @@ int sif_config_load(struct sif_config *c, const char *path, struct sif_err *err)
 		p = strchr(line, '#');
 		if (p)
 			*p = '\0';
-		p = trim(line);
+		p = sif_trim(line);
 		if (!*p)
 			continue;
 		eq = strchr(p, '=');
@@ -80,8 +70,8 @@ int sif_config_load(struct sif_config *c, const char *path, struct sif_err *err)
 			break;
 		}
 		*eq = '\0';
-		key = trim(p);
-		val = trim(eq + 1);
+		key = sif_trim(p);
+		val = sif_trim(eq + 1);
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (strcmp(keys[i].name, key) == 0)
 				k = &keys[i];

@@ -142,7 +142,6 @@ static unsigned long locked_flags(const char *path)
 	return f;
 }
 
-static bool under(const char *path, const char *dir);
 
 /* Read-only, with every mount below (mount_setattr, Linux 5.12); where the
  * kernel lacks it, the top mount only. */
@@ -174,7 +173,7 @@ static bool in_fresh_mount(struct sif_session *s, const char *dst)
 	                                         sizeof(rest), &e) < 0 || !rest[0])
 		return false;
 	for (size_t i = 0; i < s->nfresh; i++) {
-		if (!under(canon, s->fresh[i]))
+		if (!sif_path_under(canon, s->fresh[i]))
 			continue;
 		/* and on that tmpfs itself, not on a host directory an earlier
 		 * bind put inside it */
@@ -521,37 +520,10 @@ static bool may_bind_cwd(struct sif_session *s, const char *dir)
 	return empty;
 }
 
-/* Is PATH DIR itself or below it (component-wise)? */
-static bool under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	if (n == 1 && dir[0] == '/')
-		return true;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-/* The host path P with its symlinks resolved (binds are made by it). */
-static bool same_host_path(const char *a, const char *b)
-{
-	char ra[PATH_MAX], rb[PATH_MAX];
-	return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
-}
-
 /* Will the host cwd show at its own path through /tmp, $HOME or a bind? */
 static bool cwd_visible(const struct sif_launch *l)
 {
-	const char *cwd = l->host_cwd;
-	if (!l->contain && !l->private_tmp && (under(cwd, "/tmp") || under(cwd, "/var/tmp")))
-		return true;
-	if (l->home_src && l->home_dst && same_host_path(l->home_src, l->home_dst) &&
-	    under(cwd, l->home_dst))
-		return true;
-	for (size_t i = 0; i < l->nbinds; i++)
-		if (same_host_path(l->binds[i].src, l->binds[i].dst) && under(cwd, l->binds[i].dst))
-			return true;
-	return false;
+	return sif_launch_host_path_shown(l, l->host_cwd) != NULL;
 }
 
 struct mountpoint {

@@ -211,36 +211,6 @@ static bool job_share_tag(char *tag, size_t taglen, char *origin, size_t originl
  * make or rename one there) or one the site lets the user bind with -B: a
  * variable never opens a path the site's bind policy closes. */
 
-/* Is PATH DIR itself or below it (component-wise)? */
-static bool path_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	if (n == 1 && dir[0] == '/')
-		return true;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-/* Does the container show the host path REAL (links resolved) at its own
- * path: through the host's /tmp, the home or a bind at its own path?  What
- * shows it, or NULL. */
-static const char *host_path_shown(const struct sif_launch *l, const char *real)
-{
-	char rs[PATH_MAX], rd[PATH_MAX];
-
-	if (!l->contain && !l->private_tmp && (path_under(real, "/tmp") || path_under(real, "/var/tmp")))
-		return "the host's /tmp and /var/tmp";
-	if (l->home_src && l->home_dst && realpath(l->home_src, rs) && realpath(l->home_dst, rd) &&
-	    strcmp(rs, rd) == 0 && path_under(real, rd))
-		return "the home directory";
-	for (size_t i = 0; i < l->nbinds; i++)
-		if (realpath(l->binds[i].src, rs) && realpath(l->binds[i].dst, rd) &&
-		    strcmp(rs, rd) == 0 && path_under(real, rd))
-			return "a bind";
-	return NULL;
-}
-
 /* Is NAME "pmix.JOB.STEP", as slurmd names a step's PMIx directory? */
 static bool slurm_pmix_name(const char *name)
 {
@@ -324,10 +294,10 @@ static int pmix_rendezvous(struct sif_launch *l, const struct sif_config *cfg, s
 			continue;
 		}
 		for (size_t j = 0; j < i; j++)
-			dup |= real[j][0] && path_under(real[i], real[j]);
+			dup |= real[j][0] && sif_path_under(real[i], real[j]);
 		if (dup)
 			continue;   /* inside the server's directory: bound, shown or warned of with it */
-		if ((shown = host_path_shown(l, real[i]))) {
+		if ((shown = sif_launch_host_path_shown(l, real[i]))) {
 			if (l->verbose)
 				fprintf(stderr, "sif: debug: pmix: %s %s: visible already through %s\n",
 				        names[i], real[i], shown);

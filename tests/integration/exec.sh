@@ -278,7 +278,6 @@ for sig in INT TERM HUP QUIT USR1 USR2 WINCH TSTP CONT; do
 	sigtest $sig && ok "SIG$sig reaches the payload" || not_ok "SIG$sig not relayed" "$(cat "$TMP/sig-$sig")"
 done
 # ---- kill -9 of the launcher: nothing of the launch remains --------------------------------
-conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
 # the holder and init are forks of sif: their names (not command lines) say what they are
 launch_procs() {
 	echo $(( $(pgrep -u "$(id -u)" -x sif-fuse | grep -c .) + $(pgrep -u "$(id -u)" -x sif-init | grep -c .) +

@@ -58,6 +58,35 @@ p = [o for o in d["objects"] if o.get("partition", {}).get("primary")]
 print(p[0]["start"], p[0]["size"]) if len(p) == 1 else sys.exit(1)' <<<"$j") && [ -n "$P_SIZE" ]
 }
 
+# ---- for the tests under Slurm (slurm.sh, spank.sh, mpi.sh) ----------------
+# no_cluster REASON: a skip, or under CI a failure (never a silent pass); ends the test
+no_cluster() {
+	if [ "${CI:-}" = true ]; then
+		not_ok "no Slurm cluster under CI: $1"
+	else
+		skip "$1"
+	fi
+	done_testing
+	exit
+}
+# job_state ID: JobState and ExitCode of a job, as "STATE CODE"
+job_state() {
+	scontrol show job "$1" 2>/dev/null |
+		sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p; s/.* ExitCode=\([0-9:]*\).*/\1/p' | paste -sd ' '
+}
+# wait_job ID [SECONDS]: until the job has ended; prints "STATE CODE"
+wait_job() {
+	local _ st
+	for _ in $(seq $((${2:-60} * 5))); do
+		st=$(job_state "$1")
+		case $st in PENDING*|RUNNING*|CONFIGURING*|COMPLETING*|SUSPENDED*|"") ;; *) break ;; esac
+		sleep 0.2
+	done
+	echo "$st"
+}
+# the machine's FUSE connections (fusectl)
+conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
+
 done_testing() {
 	echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ]

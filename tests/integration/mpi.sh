@@ -54,7 +54,6 @@ run "$SIF" exec "$IMG" cat /opt/mpi-tests/openmpi-version
 [ "$RC" -eq 0 ] && [ "$OUT" = "$host_ver" ] && ok "the image's Open MPI is the host's ($host_ver)" ||
 	not_ok "Open MPI versions" "image: $OUT ($ERR)" "host: $host_ver"
 
-conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
 # the holders of this test's mounts: sif-fuse, with the launcher's command line
 holders() {
 	local p n=0

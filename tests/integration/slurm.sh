@@ -9,16 +9,6 @@
 # when writable, is changed for a moment and restored).
 . "$(dirname "$0")/lib.sh"
 
-# no_cluster REASON: a skip, or under CI a failure (never a silent pass)
-no_cluster() {
-	if [ "${CI:-}" = true ]; then
-		not_ok "no Slurm cluster under CI: $1"
-	else
-		skip "$1"
-	fi
-	done_testing
-	exit
-}
 if [ "$(id -u)" -eq 0 ]; then
 	skip "running as root: launcher tests prove nothing as root (tests/suite runs them as an unprivileged user)"
 	done_testing
@@ -69,21 +59,6 @@ mksquashfs root img.sqfs -quiet -no-progress -noappend -all-root >/dev/null &&
 IMG=$W/img.sif
 ME=$(id -u)
 
-# job_state ID: JobState and ExitCode of a job, as "STATE CODE"
-job_state() {
-	scontrol show job "$1" 2>/dev/null |
-		sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p; s/.* ExitCode=\([0-9:]*\).*/\1/p' | paste -sd ' '
-}
-# wait_job ID [SECONDS]: until the job has ended; prints "STATE CODE"
-wait_job() {
-	local _ st
-	for _ in $(seq $((${2:-60} * 5))); do
-		st=$(job_state "$1")
-		case $st in PENDING*|RUNNING*|CONFIGURING*|COMPLETING*|SUSPENDED*|"") ;; *) break ;; esac
-		sleep 0.2
-	done
-	echo "$st"
-}
 # submit SCRIPT-TEXT: sbatch it from $W; the job id, remembered for cleanup
 n_script=0
 submit() {
@@ -95,7 +70,6 @@ submit() {
 	[ -n "$id" ] && JOBS+=("$id")
 	echo "$id"
 }
-conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
 count() { pgrep -u "$ME" "$@" | grep -c .; }
 holders() { count -x sif-fuse; }
 # what a launch leaves: its launcher (its command line names the image),

@@ -9,15 +9,6 @@
 # missing cluster fails).
 . "$(dirname "$0")/lib.sh"
 
-no_cluster() {
-	if [ "${CI:-}" = true ]; then
-		not_ok "no Slurm cluster with sif's SPANK plugin under CI: $1"
-	else
-		skip "$1"
-	fi
-	done_testing
-	exit
-}
 if [ "$(id -u)" -eq 0 ]; then
 	skip "running as root: launcher tests prove nothing as root (tests/suite runs them as an unprivileged user)"
 	done_testing
@@ -65,20 +56,6 @@ mksquashfs root img.sqfs -quiet -no-progress -noappend -all-root >/dev/null &&
 IMG=$W/img.sif
 ME=$(id -u)
 
-job_state() {
-	scontrol show job "$1" 2>/dev/null |
-		sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p; s/.* ExitCode=\([0-9:]*\).*/\1/p' | paste -sd ' '
-}
-wait_job() {
-	local _ st
-	for _ in $(seq $((${2:-60} * 5))); do
-		st=$(job_state "$1")
-		case $st in PENDING*|RUNNING*|CONFIGURING*|COMPLETING*|SUSPENDED*|"") ;; *) break ;; esac
-		sleep 0.2
-	done
-	echo "$st"
-}
-conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
 # the image's FUSE servers and the plugin's launchers: processes named NAME
 # whose command line (a server's is its launcher's) names the image
 cmdline() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null; }
