@@ -25,7 +25,9 @@
 #                     created when missing)
 #   SIF_BENCH_RUNS    runs per row, the best counts (default 3)
 #   SIF_BENCH_ROWS    rows to run besides (a), the baseline (default "b c d p";
-#                     p: sif pull cold and warm, skopeo copy + sif build)
+#                     p: sif pull cold and warm, skopeo copy + sif build;
+#                     l: Charliecloud and sif pull through a slower link)
+#   SIF_BENCH_LINK_MBIT  the link of rows l, in Mbit/s (default 250)
 #   SIF_BENCH_MIRROR  Debian mirror (default: the bookworm one in
 #                     /etc/apt/sources.list*, else http://deb.debian.org/debian)
 set -euo pipefail
@@ -33,6 +35,7 @@ set -euo pipefail
 BASE=${SIF_BENCH_CACHE:-${SIF_BENCH_DIR:-/var/tmp/sif-bench}}
 B=$BASE/build
 RUNS=${SIF_BENCH_RUNS:-3}
+LINK_MBIT=${SIF_BENCH_LINK_MBIT:-250}
 ROWS=" ${SIF_BENCH_ROWS:-b c d p} "
 BUSER=${SIF_BENCH_USER:-siftest}
 UPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -46,6 +49,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (debootstrap, umoci unpack, the registry): SIF=/path/to/sif $0"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "SIF_BENCH_RUNS must be a positive number"
+[[ $LINK_MBIT =~ ^[1-9][0-9]*$ ]] || die "SIF_BENCH_LINK_MBIT must be a positive number"
 
 # --- tools ----------------------------------------------------------------------
 SIF=${SIF:-$(command -v sif || true)}
@@ -92,11 +96,12 @@ if [ -c /dev/fuse ] && [ "$(stat -c %a /dev/fuse)" != 666 ]; then
 fi
 
 # --- cleanup (trap) -----------------------------------------------------------------
-MOUNTS=() WORK='' REG_PID=''
+MOUNTS=() WORK='' REG_PID='' LINK_PID=''
 cleanup() {
 	local m
 	for m in "${MOUNTS[@]}"; do mountpoint -q "$m" && umount -l "$m"; done
 	if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi
+	if [ -n "$LINK_PID" ]; then kill "$LINK_PID" 2>/dev/null || true; wait "$LINK_PID" 2>/dev/null || true; fi
 	[ -z "$WORK" ] || rm -rf --one-file-system "$WORK"
 }
 trap cleanup EXIT
@@ -259,6 +264,20 @@ say "registry: docker-registry serve $WORK/registry.yml (https://127.0.0.1:$PORT
 say "registry: skopeo copy --dest-cert-dir $WORK/certs oci:$OCI:bench docker://$REF"
 skopeo copy -q --dest-cert-dir "$WORK/certs" "oci:$OCI:bench" "docker://$REF" >/dev/null ||
 	die "skopeo copy to the registry failed (log: $WORK/registry.log)"
+# rows l: the same registry behind a relay that lets its answers through at
+# $SIF_BENCH_LINK_MBIT Mbit/s, shared by all connections (bench/slowlink.py)
+if [[ $ROWS == *" l "* ]]; then
+	LPORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	$PY "$(dirname "$0")/slowlink.py" "$LPORT" "$PORT" "$LINK_MBIT" >"$WORK/slowlink.log" 2>&1 &
+	LINK_PID=$!
+	for _ in $(seq 100); do
+		curl -fsS --cacert "$P/ca.crt" "https://127.0.0.1:$LPORT/v2/" >/dev/null 2>&1 && break
+		kill -0 "$LINK_PID" 2>/dev/null || die "slowlink.py exited: $(tail -3 "$WORK/slowlink.log")"
+		sleep 0.1
+	done
+	LREF=127.0.0.1:$LPORT/bench:latest
+	say "link:     $PY bench/slowlink.py $LPORT $PORT $LINK_MBIT (https://127.0.0.1:$LPORT: the registry at $LINK_MBIT Mbit/s)"
+fi
 
 # ch-convert (0.31) runs `mksquashfs DIR OUT -b 65536 -noappend -all-root -pf FILE
 # -e ...` with the block size hard-coded, no option or variable to pass it others,
@@ -374,6 +393,8 @@ say "image:  $OCI:bench: 3 gzip layers, $LAYERS; $(du -sh "$TREE" | cut -f1) ext
 say "        $DARCH ($(du -h "$DARCH" | cut -f1), layers uncompressed as skopeo writes them); $REF"
 say "host:   $(uname -sr), $NPROC CPUs (nproc), $(df -T "$B" | awk 'NR==2{print $2}') under $B"
 say "All: gzip level $LEVEL (mksquashfs's default), $((BLOCK / 1024)) KiB blocks, $NPROC CPUs; page cache warm:"
+say "the same format and level everywhere, two deflate implementations: mksquashfs (rows a, b,"
+say "c, l1) compresses with zlib, sif with libdeflate (the outputs' sizes are printed below);"
 say "best of $RUNS runs each (the first round also warms the cache), the rows interleaved"
 say "so that load from elsewhere hits all alike. Wall time: GNU time's %e (summed over a"
 say "row's steps); peak RSS: its %M (the max over the steps and runs)."
@@ -417,6 +438,16 @@ if [ -n "$SIF" ] && [[ $ROWS == *" p "* ]]; then
 	add "(p3) skopeo copy + sif build" user "" "rm -rf --one-file-system $U/sk $U/p3.sif" \
 		"$U/p3.sif" "skopeo copy -q --src-cert-dir $WORK/certs docker://$REF oci:$U/sk:bench" \
 		"$SIF build $SIFOPT $U/p3.sif oci:$U/sk:bench"
+fi
+# the same through the slower link: sif pull converts while it downloads
+if [[ $ROWS == *" l "* ]]; then
+	add "(l1) charliecloud, ${LINK_MBIT} Mbit/s" user "$CH_ENV" \
+		"rm -rf --one-file-system $U/ch $U/l1.sqfs" "$U/l1.sqfs" \
+		"ch-image --no-cache pull $LREF" "$CHD/bin/ch-convert -i ch-image -o squash $LREF $U/l1.sqfs"
+	[ -z "$SIF" ] ||
+	add "(l2) sif pull cold, ${LINK_MBIT} Mbit/s" user "SIF_CACHEDIR=$U/lcache SIF_TMPDIR=$U" \
+		"rm -rf --one-file-system $U/lcache $U/l2.sif" "$U/l2.sif" \
+		"$SIF pull -F -q --ca-file $P/ca.crt --compress gzip --level $LEVEL --jobs 4 $U/l2.sif docker://$LREF"
 fi
 
 say
@@ -520,6 +551,10 @@ for name, wall, cpu, rss, cmd in rows:
             print(f"  {'PASS' if r <= 0.5 else 'MISS'}  {name}: {r:.2f}x Charliecloud's (c) (target <= 0.5x)")
         else:
             print(f"  MISS  {name}: no Charliecloud row (c) to compare with")
+    if name.startswith("(l2)") and wall != "-":
+        l1 = next((r for r in rows if r[0].startswith("(l1)") and r[1] != "-"), None)
+        if l1:
+            print(f"  ----  {name}: {float(wall) / float(l1[1]):.2f}x Charliecloud's (l1) over the same link")
     if name.startswith("(p2)") and wall != "-":
         print(f"  {'PASS' if float(wall) < 0.1 else 'MISS'}  {name}: {float(wall) * 1000:.0f} ms (target < 100 ms, manifest request included)")
 PY

@@ -56,6 +56,8 @@
 struct lstream {
 	const struct img_layer *l;
 	int32_t idx;
+	int fd;                         /* the blob's file */
+	uint64_t avail;                 /* blob bytes in it (l->len unless still arriving) */
 	struct archive *raw, *tar;
 	uint64_t pos;                   /* blob bytes read */
 	int kind;                       /* IMG_COMP_NONE, _GZIP or _ZSTD: what the bytes are */
@@ -73,6 +75,31 @@ struct lstream {
 	void *pctx;
 };
 
+/* Wait until the blob's first NEED bytes can be read (l->wait); sets
+ * s->avail and s->fd.  Returns 0, or -errno with s->why set. */
+static int64_t lstream_wait(struct lstream *s, uint64_t need)
+{
+	int64_t have;
+	int fd = -1;
+
+	if (!s->l->wait) {
+		s->avail = s->l->len;
+		s->fd = s->l->fd;
+		return 0;
+	}
+	if (need > s->l->len)
+		need = s->l->len;
+	have = s->l->wait(s->l->wait_ctx, need, &fd);
+	if (have < 0 || (uint64_t)have < need || fd < 0) {
+		int e = have < 0 ? (int)-have : EIO;
+		snprintf(s->why, sizeof(s->why), "download failed (%s)", strerror(e));
+		return -e;
+	}
+	s->fd = fd;
+	s->avail = (uint64_t)have < s->l->len ? (uint64_t)have : s->l->len;
+	return 0;
+}
+
 static la_ssize_t outer_read(struct archive *a, void *ud, const void **buf)
 {
 	struct lstream *s = ud;
@@ -82,8 +109,20 @@ static la_ssize_t outer_read(struct archive *a, void *ud, const void **buf)
 
 	if (want == 0)
 		return 0;
+	if (s->pos + want > s->avail) {
+		/* a blob still downloading: wait for what there is, a good chunk
+		 * when more is coming */
+		uint64_t need = s->pos + (want < (256u << 10) ? want : (256u << 10));
+		int64_t have;
+		if ((have = lstream_wait(s, need)) < 0) {
+			archive_set_error(a, (int)-have, "%s", s->why);
+			return ARCHIVE_FATAL;
+		}
+		if (s->pos + want > s->avail)
+			want = (size_t)(s->avail - s->pos);
+	}
 	do
-		n = pread(s->l->fd, s->obuf, want, (off_t)(s->l->off + s->pos));
+		n = pread(s->fd, s->obuf, want, (off_t)(s->l->off + s->pos));
 	while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		int e = n < 0 ? errno : EIO;
@@ -238,7 +277,10 @@ static int lstream_open(struct lstream *s, const struct img_layer *l, int32_t id
 	/* what the bytes are: gzip, zstd or a plain tar */
 	{
 		unsigned char m[4] = {0};
-		ssize_t n = l->len >= 4 ? pread(l->fd, m, 4, (off_t)l->off) : 0;
+		ssize_t n;
+		if (lstream_wait(s, 4) < 0)
+			return sif_err_set(err, EIO, "layer %d: %s", (int)idx + 1, s->why);
+		n = l->len >= 4 ? pread(s->fd, m, 4, (off_t)l->off) : 0;
 		if (n < 0)
 			return sif_err_set(err, errno, "layer %d: %s", (int)idx + 1, strerror(errno));
 		s->kind = m[0] == 0x1f && m[1] == 0x8b ? IMG_COMP_GZIP

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +42,44 @@ static bool in(const char *s, const char *const *list, size_t n)
 	return false;
 }
 
+/* -v: what happens when, in seconds since the pull started */
+static struct timespec pull_t0;
+
+static void phase(const struct sif_pull_opts *po, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void phase(const struct sif_pull_opts *po, const char *fmt, ...)
+{
+	struct timespec now;
+	char msg[600];
+	va_list ap;
+
+	if (!po->verbose)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "sif: debug: %.3f s: %s\n", (double)(now.tv_sec - pull_t0.tv_sec) +
+	        (double)(now.tv_nsec - pull_t0.tv_nsec) / 1e9, msg);
+}
+
 /* ---- parallel layer downloads ------------------------------------------------- */
 
+/* Each distinct blob not cached yet is a job; worker threads fetch them
+ * into the blob cache (cache_blob_get: under the blob's lock, into a
+ * temporary file, verified, renamed into place).  Meanwhile the build
+ * reads each layer from the file being written (wait_layer), top layer
+ * first: it verifies the blob's digest and diff_id itself, and its image
+ * is marked valid only once every download has succeeded. */
 struct blob_job {
 	const char *digest;
 	int64_t size;
-	uint64_t got;
-	bool fetched;
+	uint64_t got;         /* bytes in fd so far */
+	uint64_t handed;      /* how many of them the build was told it may read */
+	int fd;               /* the file being written, then the cached one; -1 */
+	bool started, done, fetched;
+	bool restarted;       /* a retry rewrote the file: what was read is stale */
+	int result;           /* when done: 0, or -errno */
 };
 
 struct fetcher {
@@ -56,8 +88,12 @@ struct fetcher {
 	struct blob_job *jobs;
 	size_t njobs, next;
 	pthread_mutex_t lock;
-	bool failed;
+	pthread_cond_t cond;  /* a job's file, bytes or end */
+	bool failed, stop, inited;
+	const struct sif_pull_opts *po;
 	struct sif_err err;
+	pthread_t *th;
+	size_t nthreads;
 	/* progress */
 	bool progress;
 	uint64_t total;
@@ -91,9 +127,15 @@ static void on_progress(void *arg, uint64_t bytes)
 	struct fetch_arg *a = arg;
 
 	pthread_mutex_lock(&a->f->lock);
+	/* the transfer started over (a retry, the next mirror: the registry
+	 * client reports 0 bytes first): what the build may have read of the
+	 * file is being rewritten */
+	if (bytes < a->job->got && a->job->handed > 0)
+		a->job->restarted = true;
 	a->job->got = bytes;
 	if (a->f->progress)
 		show_progress(a->f, false);
+	pthread_cond_broadcast(&a->f->cond);
 	pthread_mutex_unlock(&a->f->lock);
 }
 
@@ -101,8 +143,16 @@ static int fetch_to_fd(void *arg, int fd, struct sif_err *err)
 {
 	struct fetch_arg *a = arg;
 
-	return reg_get_blob(a->f->client, a->job->digest, a->job->size, fd,
-	                    a->f->progress ? on_progress : NULL, a, err);
+	if (a->job->fd < 0) {   /* the build reads the file while it is written */
+		int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (dfd < 0)
+			return sif_err_set(err, errno, "dup: %s", strerror(errno));
+		pthread_mutex_lock(&a->f->lock);
+		a->job->fd = dfd;
+		pthread_cond_broadcast(&a->f->cond);
+		pthread_mutex_unlock(&a->f->lock);
+	}
+	return reg_get_blob(a->f->client, a->job->digest, a->job->size, fd, on_progress, a, err);
 }
 
 static void *fetch_worker(void *arg)
@@ -113,89 +163,192 @@ static void *fetch_worker(void *arg)
 		struct fetch_arg a = { .f = f };
 		struct sif_err e = {0};
 		char path[PATH_MAX];
-		int r;
+		int r, fd = -1;
 
 		pthread_mutex_lock(&f->lock);
-		if (f->failed || f->next >= f->njobs) {
+		if (f->failed || f->stop || f->next >= f->njobs) {
 			pthread_mutex_unlock(&f->lock);
 			return NULL;
 		}
 		a.job = &f->jobs[f->next++];
+		a.job->started = true;
 		pthread_mutex_unlock(&f->lock);
 		r = cache_blob_get(f->cache, a.job->digest, a.job->size, fetch_to_fd, &a, path,
 		                   &a.job->fetched, &e);
+		/* another pull fetched it meanwhile: the build reads the entry */
+		if (r == 0 && !a.job->fetched && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			r = sif_err_set(&e, errno, "%s: %s", path, strerror(errno));
 		pthread_mutex_lock(&f->lock);
+		if (fd >= 0) {
+			if (a.job->fd >= 0)
+				close(a.job->fd);
+			a.job->fd = fd;
+		}
 		if (r < 0 && !f->failed) {
 			f->failed = true;
 			f->err = e;
 		}
+		if (f->po)
+			phase(f->po, "blob %.19s: %s", a.job->digest, r < 0 ? e.msg :
+			      a.job->fetched ? "fetched and verified" : "found in the cache (another pull)");
+		a.job->result = r;
+		a.job->done = true;
 		f->done++;
 		a.job->got = (uint64_t)(a.job->size > 0 ? a.job->size : 0);
 		if (f->progress)
 			show_progress(f, true);
+		pthread_cond_broadcast(&f->cond);
 		pthread_mutex_unlock(&f->lock);
 	}
 }
 
+/* The layer's bytes for the build (img_layer.wait): block until NEED
+ * bytes of the blob are in its file. */
+static int64_t wait_layer(void *ctx, uint64_t need, int *fd)
+{
+	struct fetch_arg *a = ctx;
+	struct fetcher *f = a->f;
+	struct blob_job *j = a->job;
+	int64_t r;
+
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		if (j->restarted) {
+			r = -EAGAIN;
+			break;
+		}
+		if (j->done && j->result < 0) {
+			r = j->result;
+			break;
+		}
+		if (j->fd >= 0 && (j->done || j->got >= need)) {
+			*fd = j->fd;
+			r = j->done ? (j->size >= 0 ? j->size : INT64_MAX) : (int64_t)j->got;
+			j->handed = (uint64_t)r;
+			break;
+		}
+		if (j->done || (!j->started && (f->failed || f->stop))) {
+			r = -EIO;   /* never coming */
+			break;
+		}
+		pthread_cond_wait(&f->cond, &f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+/* Start fetching MAN's layers not cached yet, top layer first (the build
+ * needs it first).  With no thread to be had, fetch them here. */
+static int fetch_start(struct fetcher *f, struct reg_client *client,
+                       const struct sif_cache *cache, const struct img_manifest *man,
+                       const struct sif_pull_opts *po, bool quiet, struct sif_err *err)
+{
+	unsigned nthreads = po->jobs ? po->jobs : 4;
+
+	memset(f, 0, sizeof(*f));
+	f->client = client;
+	f->cache = cache;
+	f->progress = po->progress && !quiet;
+	f->po = po;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	f->inited = true;
+	if (!(f->jobs = calloc(man->nlayers ? man->nlayers : 1, sizeof(*f->jobs))))
+		return sif_err_set(err, ENOMEM, "out of memory");
+	/* each distinct blob not cached yet, once */
+	for (size_t i = man->nlayers; i-- > 0;) {
+		char path[PATH_MAX];
+		bool dup = false;
+		for (size_t k = 0; k < f->njobs && !dup; k++)
+			dup = !strcmp(f->jobs[k].digest, man->layers[i].digest);
+		if (dup || cache_blob_find(cache, man->layers[i].digest, man->layers[i].size, path))
+			continue;
+		f->jobs[f->njobs].digest = man->layers[i].digest;
+		f->jobs[f->njobs].size = man->layers[i].size;
+		f->jobs[f->njobs].fd = -1;
+		f->total += (uint64_t)man->layers[i].size;
+		f->njobs++;
+	}
+	if (f->njobs == 0)
+		return 0;
+	if (nthreads > f->njobs)
+		nthreads = (unsigned)f->njobs;
+	clock_gettime(CLOCK_MONOTONIC, &f->last);
+	if ((f->th = calloc(nthreads, sizeof(*f->th))))
+		for (unsigned i = 0; i < nthreads; i++) {
+			if (pthread_create(&f->th[i], NULL, fetch_worker, f) != 0)
+				break;
+			f->nthreads++;
+		}
+	if (f->nthreads == 0)
+		fetch_worker(f);   /* no threads to be had: do it here, first */
+	return 0;
+}
+
+/* The job of blob DIGEST, or NULL (it was cached before). */
+static struct blob_job *fetch_job(struct fetcher *f, const char *digest)
+{
+	for (size_t i = 0; i < f->njobs; i++)
+		if (!strcmp(f->jobs[i].digest, digest))
+			return &f->jobs[i];
+	return NULL;
+}
+
+/* Wait for every download; with STOP, start no more.  Returns 0, or the
+ * first failure.  The jobs stay (fetch_free). */
+static int fetch_join(struct fetcher *f, bool stop, struct sif_err *err)
+{
+	if (stop) {
+		pthread_mutex_lock(&f->lock);
+		f->stop = true;
+		pthread_mutex_unlock(&f->lock);
+	}
+	for (size_t i = 0; i < f->nthreads; i++)
+		pthread_join(f->th[i], NULL);
+	f->nthreads = 0;
+	if (f->progress && f->njobs)
+		fputs("\n", stderr);
+	f->progress = false;
+	if (f->failed) {
+		*err = f->err;
+		return -(f->err.code ? f->err.code : EIO);
+	}
+	return 0;
+}
+
+static void fetch_free(struct fetcher *f)
+{
+	if (!f->inited)
+		return;
+	for (size_t i = 0; i < f->njobs; i++)
+		if (f->jobs[i].fd >= 0)
+			close(f->jobs[i].fd);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f->th);
+	free(f->jobs);
+	memset(f, 0, sizeof(*f));
+}
+
+static bool fetch_restarted(struct fetcher *f)
+{
+	for (size_t i = 0; i < f->njobs; i++)
+		if (f->jobs[i].restarted)
+			return true;
+	return false;
+}
+
+/* Fetch MAN's layers not cached yet, and wait for them all. */
 static int fetch_layers(struct reg_client *client, const struct sif_cache *cache,
                         const struct img_manifest *man, const struct sif_pull_opts *po,
                         struct sif_err *err)
 {
-	struct fetcher f = { .client = client, .cache = cache, .progress = po->progress };
-	unsigned nthreads = po->jobs ? po->jobs : 4;
-	pthread_t *th;
-	size_t started = 0;
-	int r = 0;
+	struct fetcher f;
+	int r = fetch_start(&f, client, cache, man, po, false, err);
 
-	if (!(f.jobs = calloc(man->nlayers ? man->nlayers : 1, sizeof(*f.jobs))))
-		return sif_err_set(err, ENOMEM, "out of memory");
-	/* each distinct blob not cached yet, once */
-	for (size_t i = 0; i < man->nlayers; i++) {
-		char path[PATH_MAX];
-		bool dup = false;
-		for (size_t k = 0; k < f.njobs && !dup; k++)
-			dup = !strcmp(f.jobs[k].digest, man->layers[i].digest);
-		if (dup || cache_blob_find(cache, man->layers[i].digest, man->layers[i].size, path))
-			continue;
-		f.jobs[f.njobs].digest = man->layers[i].digest;
-		f.jobs[f.njobs].size = man->layers[i].size;
-		f.total += (uint64_t)man->layers[i].size;
-		f.njobs++;
-	}
-	if (f.njobs == 0) {
-		free(f.jobs);
-		return 0;
-	}
-	if (nthreads > f.njobs)
-		nthreads = (unsigned)f.njobs;
-	pthread_mutex_init(&f.lock, NULL);
-	if (!(th = calloc(nthreads, sizeof(*th)))) {
-		free(f.jobs);
-		return sif_err_set(err, ENOMEM, "out of memory");
-	}
-	clock_gettime(CLOCK_MONOTONIC, &f.last);
-	for (unsigned i = 0; i < nthreads; i++) {
-		if (pthread_create(&th[i], NULL, fetch_worker, &f) != 0)
-			break;
-		started++;
-	}
-	if (started == 0)
-		fetch_worker(&f);   /* no threads to be had: do it here */
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	if (f.progress)
-		fputs("\n", stderr);
-	if (f.failed) {
-		*err = f.err;
-		r = -(f.err.code ? f.err.code : EIO);
-	} else if (po->verbose) {
-		for (size_t i = 0; i < f.njobs; i++)
-			fprintf(stderr, "sif: debug: blob %s: %s\n", f.jobs[i].digest,
-			        f.jobs[i].fetched ? "fetched" : "found in the cache (another pull)");
-	}
-	pthread_mutex_destroy(&f.lock);
-	free(th);
-	free(f.jobs);
+	if (r == 0)
+		r = fetch_join(&f, false, err);
+	fetch_free(&f);
 	return r;
 }
 
@@ -240,23 +393,32 @@ static int classify(const char *mt, const char *buf, const char *what, struct si
 	return strstr(buf, "\"manifests\"") ? 1 : 0;
 }
 
-/* Build the cached image NAME from the cached blobs. */
+/* Build the cached image NAME from MAN's blobs: those of F's jobs (F not
+ * NULL) as they download, the others from the cache.  F is joined here;
+ * the image is marked valid only when every download succeeded. */
 static int build_cached(const struct sif_cache *cache, const char *name, const char *refstr,
                         const char *top_digest, char *config, size_t config_len,
                         const char *config_digest, const struct img_manifest *man,
                         const struct img_config *cfg, const struct sif_build_opts *bo,
+                        struct fetcher *f, const struct sif_pull_opts *po,
                         char out[PATH_MAX], struct sif_err *err)
 {
 	struct img_source src = { .kind = IMG_OCI_DIR, .created = cfg->created };
 	struct sif_build_opts o = *bo;
+	struct fetch_arg *wa = NULL;
 	char lockp[PATH_MAX], sha[72];
 	int lk, r = 0;
 
 	cache_sif_lock_path(cache, name, lockp);
-	if ((lk = cache_lock(lockp, err)) < 0)
+	if ((lk = cache_lock(lockp, err)) < 0) {
+		if (f)
+			fetch_join(f, true, &(struct sif_err){0});
 		return lk;
+	}
 	if (cache_sif_find(cache, name, out)) {   /* another pull built it meanwhile */
 		cache_unlock(lk);
+		if (f)
+			fetch_join(f, true, &(struct sif_err){0});
 		return 0;
 	}
 	cache_sif_path(cache, name, out);
@@ -265,20 +427,34 @@ static int build_cached(const struct sif_cache *cache, const char *name, const c
 	memcpy(src.config_digest, config_digest, IMG_DIGEST_LEN + 1);
 	memcpy(src.manifest_digest, top_digest, IMG_DIGEST_LEN + 1);
 	src.nlayers = man->nlayers;
-	if (!(src.layers = calloc(man->nlayers ? man->nlayers : 1, sizeof(*src.layers)))) {
+	if (!(src.layers = calloc(man->nlayers ? man->nlayers : 1, sizeof(*src.layers))) ||
+	    !(wa = calloc(man->nlayers ? man->nlayers : 1, sizeof(*wa)))) {
+		free(src.layers);
 		cache_unlock(lk);
+		if (f)
+			fetch_join(f, true, &(struct sif_err){0});
 		return sif_err_set(err, ENOMEM, "out of memory");
 	}
 	img_room_for_fds(man->nlayers);
+again:
 	for (size_t i = 0; i < man->nlayers; i++)
 		src.layers[i].fd = -1;
 	for (size_t i = 0; i < man->nlayers; i++) {
 		struct img_layer *l = &src.layers[i];
+		struct blob_job *j = f ? fetch_job(f, man->layers[i].digest) : NULL;
 		char path[PATH_MAX];
 		struct stat st;
 		*l = man->layers[i];
 		memcpy(l->diff_id, cfg->diff_ids[i], IMG_DIGEST_LEN + 1);
 		l->fd = -1;
+		l->off = 0;
+		if (j) {   /* still downloading: read as it arrives */
+			wa[i] = (struct fetch_arg){ .f = f, .job = j };
+			l->wait = wait_layer;
+			l->wait_ctx = &wa[i];
+			l->len = (uint64_t)l->size;
+			continue;
+		}
 		if (!cache_blob_find(cache, l->digest, l->size, path)) {
 			r = sif_err_advise(err, EIO, "layer %zu (%.19s) vanished from the cache (a "
 			                   "'sif cache clean' meanwhile?): pull again", i + 1, l->digest);
@@ -288,19 +464,42 @@ static int build_cached(const struct sif_cache *cache, const char *name, const c
 			r = sif_err_set(err, errno, "%s: %s", path, strerror(errno));
 			break;
 		}
-		l->off = 0;
 		l->len = (uint64_t)st.st_size;
 	}
 	o.replace = true;
 	if (r == 0)
 		r = sif_build_source(out, &src, &o, err);
+	phase(po, "%s: %s", out, r < 0 ? err->msg : "built");
 	for (size_t i = 0; i < man->nlayers; i++)
 		if (src.layers[i].fd >= 0)
 			close(src.layers[i].fd);
+	if (f) {
+		struct sif_err je = {0};
+		/* every blob in the cache, verified there, before the image counts;
+		 * a failed download is the error to tell */
+		int jr = fetch_join(f, r < 0, &je);
+		if (jr < 0) {
+			*err = je;
+			r = jr;
+		} else if (r < 0 && fetch_restarted(f)) {
+			/* a retried download rewrote what the build had read: build
+			 * again, from the cache (the blobs are all there now) */
+			if (po->verbose)
+				fprintf(stderr, "sif: debug: a layer's download started over: building "
+				        "from the cache (%s)\n", err->msg);
+			memset(err, 0, sizeof(*err));
+			unlink(out);
+			f = NULL;
+			r = 0;
+			goto again;
+		}
+	}
 	free(src.layers);
+	free(wa);
 	/* the marker records the image's digest, for "sif cache verify" */
 	if (r == 0 && (r = cache_hash_file(out, sha, err)) == 0)
 		r = cache_mark(out, sha, refstr, err);
+	phase(po, "image hashed and marked valid");
 	if (r < 0)
 		unlink(out);
 	cache_unlock(lk);
@@ -339,6 +538,7 @@ int sif_pull(const char *refarg, const struct sif_pull_opts *po, const struct si
 	struct img_config cfg = {0};
 	struct img_index ix = {0};
 	struct sif_cache cache;
+	struct fetcher fetch = {0};
 	struct reg_ref ref;
 	char key[17], name[100], refstr[700], what[800], *buf = NULL, *mt = NULL, *config = NULL;
 	char dg[IMG_DIGEST_LEN + 1];
@@ -346,6 +546,7 @@ int sif_pull(const char *refarg, const struct sif_pull_opts *po, const struct si
 	bool fetched;
 	int r, kind;
 
+	clock_gettime(CLOCK_MONOTONIC, &pull_t0);
 	if ((r = reg_parse_ref(refarg, &ref, err)) < 0)
 		return r;
 	reg_ref_format(&ref, refstr, sizeof(refstr));
@@ -460,11 +661,15 @@ int sif_pull(const char *refarg, const struct sif_pull_opts *po, const struct si
 	/* the config, then the layers */
 	if (cache_blob_read(&cache, man.config.digest, IMG_MAX_JSON, &config, &config_len) != 1) {
 		char path[PATH_MAX];
-		struct blob_job job = { .digest = man.config.digest, .size = man.config.size };
-		struct fetcher f = { .client = client };
+		struct blob_job job = { .digest = man.config.digest, .size = man.config.size, .fd = -1 };
+		struct fetcher f = { .client = client, .lock = PTHREAD_MUTEX_INITIALIZER,
+		                     .cond = PTHREAD_COND_INITIALIZER };
 		struct fetch_arg a = { .f = &f, .job = &job };
-		if ((r = cache_blob_get(&cache, man.config.digest, man.config.size, fetch_to_fd, &a,
-		                        path, &fetched, err)) < 0)
+		r = cache_blob_get(&cache, man.config.digest, man.config.size, fetch_to_fd, &a, path,
+		                   &fetched, err);
+		if (job.fd >= 0)
+			close(job.fd);
+		if (r < 0)
 			goto out;
 		if (cache_blob_read(&cache, man.config.digest, IMG_MAX_JSON, &config, &config_len) != 1) {
 			r = sif_err_advise(err, EIO, "%s: the image config %.19s cannot be read back from "
@@ -481,19 +686,23 @@ int sif_pull(const char *refarg, const struct sif_pull_opts *po, const struct si
 		                   "manifest has %zu layers", what, cfg.ndiff_ids, man.nlayers);
 		goto out;
 	}
-	if ((r = fetch_layers(client, &cache, &man, po, err)) < 0)
+	phase(po, "manifest and config of %s: %zu layers; downloading and converting", what,
+	      man.nlayers);
+	/* the build starts on the top layer while the layers download */
+	if ((r = fetch_start(&fetch, client, &cache, &man, po, true, err)) < 0)
 		goto out;
 	r = build_cached(&cache, name, refstr, top.digest, config, config_len, man.config.digest,
-	                 &man, &cfg, bo, out, err);
+	                 &man, &cfg, bo, &fetch, po, out, err);
 	/* a layer that does not verify may be a cached blob damaged since it was
 	 * written (its size and mtime kept): re-hash, drop, fetch again, once */
 	if (r == -SIF_EFORMAT && drop_corrupt_layers(&cache, &man) > 0) {
 		memset(err, 0, sizeof(*err));
 		if ((r = fetch_layers(client, &cache, &man, po, err)) == 0)
 			r = build_cached(&cache, name, refstr, top.digest, config, config_len,
-			                 man.config.digest, &man, &cfg, bo, out, err);
+			                 man.config.digest, &man, &cfg, bo, NULL, po, out, err);
 	}
 out:
+	fetch_free(&fetch);
 	if (r == 0 && !ref.digest[0] && top.digest[0])
 		cache_ref_put(&cache, refstr, top.digest);
 	free(buf);

@@ -6,8 +6,10 @@
  *   reference -> the tag's manifest (one request; its digest names the
  *   cached image: a warm pull stops here) -> index -> the platform's
  *   manifest -> config -> layers fetched in parallel into the blob cache,
- *   each verified while it streams -> sif_build_source() from the cached
- *   blobs into sif/DIGEST-OPTIONS.sif.
+ *   each verified while it streams, and at the same time
+ *   sif_build_source() into sif/DIGEST-OPTIONS.sif, reading each layer's
+ *   file as it grows (top layer first, its own digests checked as it
+ *   reads); the image is marked valid once every download succeeded.
  */
 #ifndef SIF_PULL_H
 #define SIF_PULL_H

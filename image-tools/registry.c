@@ -1604,6 +1604,8 @@ static int xfer_reset(struct xfer *x)
 		if (sif_sha256_init(x->hash) < 0)
 			return -ENOMEM;
 	}
+	if (x->progress)   /* back to 0: whoever reads the file as it grows must know */
+		x->progress(x->parg, 0);
 	return 0;
 }
 

@@ -162,7 +162,8 @@ void reg_manifest_free(struct reg_manifest *m);
 /* Write the blob DIGEST (SIZE bytes, -1 unknown) to FD (at its start,
  * truncating it on a retry), verifying size and digest while it streams.
  * Safe to call from several threads on one client.  PROGRESS, when not
- * NULL, is called with the bytes received by this call so far. */
+ * NULL, is called with the bytes received by this call so far, and with 0
+ * when a retry starts the file over. */
 int reg_get_blob(struct reg_client *c, const char *digest, int64_t size, int fd,
                  void (*progress)(void *arg, uint64_t bytes), void *arg, struct sif_err *err);
 

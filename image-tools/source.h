@@ -34,6 +34,14 @@ struct img_layer {
 	enum img_comp comp;
 	int fd;                           /* owned by the source (may be shared) */
 	uint64_t off, len;                /* the blob's bytes in fd */
+	/* A blob still arriving (sif pull converts while it downloads): with
+	 * WAIT set, FD is not used; WAIT(WAIT_CTX, NEED, &FD) blocks until the
+	 * blob's first NEED bytes (NEED <= len) are in the file and returns how
+	 * many are there (>= NEED), with *FD the file's descriptor (owned by
+	 * the caller of the build), or -errno when the download failed.  The
+	 * reader verifies the blob's digest itself as it reads. */
+	int64_t (*wait)(void *wait_ctx, uint64_t need, int *fd);
+	void *wait_ctx;
 };
 
 enum img_kind { IMG_OCI_DIR, IMG_OCI_ARCHIVE, IMG_DOCKER_ARCHIVE };

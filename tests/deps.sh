@@ -9,7 +9,8 @@ PACKAGES=(
 	# toolchain
 	gcc make libc6-dev autoconf automake libtool pkg-config
 	# the chosen libraries (docs: design.md)
-	libfuse3-dev libsquashfuse-dev libsquashfs-dev libarchive-dev zlib1g-dev libjansson-dev
+	libfuse3-dev libsquashfuse-dev libsquashfs-dev libarchive-dev zlib1g-dev libdeflate-dev
+	libjansson-dev
 	libcurl4-openssl-dev libssl-dev libcap-dev libseccomp-dev
 	# tests: fuzzing, images, the unprivileged user, JSON checks
 	clang libclang-rt-14-dev squashfs-tools busybox-static python3 umoci skopeo zstd

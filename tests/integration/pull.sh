@@ -522,6 +522,19 @@ elif [ "$RC" -eq 255 ] && [ ! -e ftrunc1.sif ] && [ "$(grep -c '' <<<"$ERR")" -e
 else
 	not_ok "a transfer truncated once" "exit $RC" "stderr: ${ERR:0:400}"
 fi
+# the build reads each layer while it downloads: a layer cut once in the
+# middle and fetched again leaves nothing of the first try in the image
+newcache ftruncbig1
+run timeout "$TO" "$SIF" pull -q -v --insecure ftruncbig1.sif "$F/truncatex1-bigblob.n$N/$IMG"
+if [ "$RC" -eq 0 ] && [ -s ftruncbig1.sif ]; then
+	ok "a layer cut once in the middle: retried, the pull succeeds"
+	grep -q 'truncate:' <<<"$(fault_lines "truncatex1-bigblob.n$N")" && ok "  ... (the front cut a layer)" || not_ok "  ... the front cut nothing"
+	same_sqfs "  ... the image is the one pulled without a fault" ftrunc-ok.sif ftruncbig1.sif
+	grep -q 'started over: building from the cache' <<<"$ERR" &&
+		echo "# (the build had read the cut layer: it was built again from the cache)"
+else
+	not_ok "a layer cut once in the middle" "exit $RC" "stderr: $(grep -v ' debug: ' <<<"$ERR" | head -c 400)"
+fi
 
 newcache fcorrupt
 pull_fails "a corrupted blob (one bit): error" fcorrupt.sif "$F/corrupt.n$N/$IMG" --insecure

@@ -360,6 +360,152 @@ static void test_digests(void)
 	close(fd);
 }
 
+/* ---- a blob that arrives while it is read (sif pull) ------------------------
+ * The "download" moves on only when the reader waits: each wait appends
+ * the next CHUNK bytes of the blob to the file, so the reader sees the
+ * blob grow and must read only what is there. */
+struct trickle {
+	const unsigned char *src;
+	size_t len, written, chunk;
+	size_t fail_at;                  /* fail once this much is written (0: never) */
+	int fd;
+	unsigned waits;
+};
+
+static int64_t trickle_wait(void *ctx, uint64_t need, int *fd)
+{
+	struct trickle *t = ctx;
+
+	t->waits++;
+	while (t->written < need) {
+		size_t n = t->len - t->written < t->chunk ? t->len - t->written : t->chunk;
+		if (t->fail_at && t->written >= t->fail_at)
+			return -EIO;
+		if (pwrite(t->fd, t->src + t->written, n, (off_t)t->written) != (ssize_t)n)
+			return -EIO;
+		t->written += n;
+	}
+	*fd = t->fd;
+	return (int64_t)t->written;
+}
+
+/* Apply N layers top down into a squashfs in OUTFD; 0 or the failure. */
+static int apply_all(struct img_layer *l, size_t n, int outfd, struct sif_err *err)
+{
+	struct tree t;
+	struct sqfs_out *out = NULL;
+	uint64_t size;
+	int r = tree_init(&t, err);
+
+	if (r == 0)
+		r = sqfs_out_open(&out, outfd, 0, &(struct sqfs_out_opts){.comp = SQFS_OUT_GZIP,
+		                  .jobs = 2}, err);
+	for (size_t i = n; r == 0 && i-- > 0;)
+		r = layer_apply(&t, out, &l[i], (int32_t)i, NULL, NULL, NULL, err);
+	if (r == 0)
+		r = layer_finish(&t, out, l, n, err);
+	else
+		layer_finish(&t, NULL, l, 0, err);
+	if (r == 0)
+		r = sqfs_out_finish(out, &t, &size, err);
+	sqfs_out_free(out);
+	tree_free(&t);
+	return r;
+}
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+	bool same = fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_size == sb.st_size &&
+	            sa.st_size > 0;
+	char *x = same ? malloc((size_t)sa.st_size) : NULL, *y = same ? malloc((size_t)sa.st_size) : NULL;
+
+	same = x && y && pread(a, x, (size_t)sa.st_size, 0) == sa.st_size &&
+	       pread(b, y, (size_t)sa.st_size, 0) == sa.st_size && !memcmp(x, y, (size_t)sa.st_size);
+	free(x);
+	free(y);
+	return same;
+}
+
+static void test_streamed(void)
+{
+	/* a hard link to a file a higher layer replaces: layer_finish reads
+	 * the lower layer again */
+	static char big[900 << 10];   /* ~700 KiB compressed: several reads of the blob */
+	const struct ent l0[] = {
+		{'d', "a/", NULL, 0}, {'f', "a/f", "lower file", 0}, {'h', "a/link", "a/f", 0},
+		{'f', "big", big, 0}, {0, NULL, NULL, 0}};
+	static const struct ent l1[] = {
+		{'f', "a/f", "upper", 0}, {'f', "a/.wh.gone", "", 0}, {'d', "new/", NULL, 0},
+		{'f', "new/x", "x", 0}, {0, NULL, NULL, 0}};
+	const struct ent *const ents[] = {l0, l1};
+	struct img_layer plain[2], streamed[2];
+	struct trickle tr[2];
+	unsigned char *blob[2];
+	struct sif_err err = {0};
+	int ref = memfd_create("ref", MFD_CLOEXEC), got = memfd_create("got", MFD_CLOEXEC), r;
+	uint32_t x = 12345;
+
+	for (size_t i = 0; i + 1 < sizeof(big); i++) {
+		x = x * 1103515245u + 12345u;
+		big[i] = (char)('!' + (x >> 16) % 90);
+	}
+	for (int i = 0; i < 2; i++) {
+		make_layer(ents[i], true, &plain[i]);
+		blob[i] = malloc(plain[i].len);
+		if (pread(plain[i].fd, blob[i], plain[i].len, 0) != (ssize_t)plain[i].len)
+			abort();
+	}
+	r = apply_all(plain, 2, ref, &err);
+	tap_ok(r == 0, "streamed: the reference build from whole blobs (%s)", err.msg);
+
+	for (int pass = 0; pass < 3; pass++) {
+		/* 0: all arrives; 1: the bottom layer's download fails midway;
+		 * 2: a byte of the top layer arrives damaged */
+		if (ftruncate(got, 0) < 0)
+			abort();
+		for (int i = 0; i < 2; i++) {
+			streamed[i] = plain[i];
+			streamed[i].fd = -1;
+			tr[i] = (struct trickle){ .src = blob[i], .len = plain[i].len, .chunk = 37,
+			                          .fd = memfd_create("dl", MFD_CLOEXEC) };
+			streamed[i].wait = trickle_wait;
+			streamed[i].wait_ctx = &tr[i];
+		}
+		if (pass == 1)
+			tr[0].fail_at = plain[0].len / 2;
+		if (pass == 2) {
+			blob[1][plain[1].len / 2] ^= 0x40;
+		}
+		memset(&err, 0, sizeof(err));
+		r = apply_all(streamed, 2, got, &err);
+		if (pass == 0) {
+			tap_ok(r == 0 && tr[0].written == plain[0].len && tr[1].written == plain[1].len,
+			       "streamed: layers read while they arrive (%s)", err.msg);
+			tap_ok(tr[0].waits > 2 && tr[0].len > (512u << 10),
+			       "streamed: the reader waited for the blob to grow, %zu bytes in %u waits",
+			       tr[0].len, tr[0].waits);
+			tap_ok(same_file(ref, got), "streamed: the image is the one built from whole blobs");
+		} else if (pass == 1) {
+			tap_ok(r < 0 && strstr(err.msg, "layer 1") && strstr(err.msg, "download failed"),
+			       "streamed: a failed download fails the build (%s)", err.msg);
+		} else {
+			tap_ok(r < 0 && strstr(err.msg, "layer 2"),
+			       "streamed: damaged bytes fail the build, whatever the download said (%s)",
+			       err.msg);
+			blob[1][plain[1].len / 2] ^= 0x40;
+		}
+		for (int i = 0; i < 2; i++)
+			close(tr[i].fd);
+	}
+	for (int i = 0; i < 2; i++) {
+		close(plain[i].fd);
+		free(blob[i]);
+	}
+	close(ref);
+	close(got);
+}
+
 int main(void)
 {
 	test_whiteouts(false);
@@ -369,5 +515,6 @@ int main(void)
 	test_review_cases();
 	test_hostile();
 	test_digests();
+	test_streamed();
 	return tap_done();
 }
