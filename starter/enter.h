@@ -20,4 +20,10 @@ int sif_enter_pivot(const char *root, const char *cwd, bool cwd_from_pwd, char *
  * TIOCSTI/TIOCLINUX (typing into the caller's terminal). */
 int sif_enter_drop_privileges(bool keep_bounding, char *msg, size_t len);
 
+/* The seccomp program that refuses TIOCSTI and TIOCLINUX (EPERM), and its
+ * installation (no_new_privs must be set): 0 or -errno.  For the tests. */
+struct sock_fprog;
+const struct sock_fprog *sif_enter_tty_filter(void);
+int sif_enter_deny_tty_injection(void);
+
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fuse.h"
+#include "fusemod.h"
 #include "io.h"
 #include "resolve.h"
 #include "share.h"
@@ -321,11 +322,14 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 {
 	const struct sif_launch *l = s->l;
 	struct sif_fuse *f = NULL;
-	char msg[256], opts[256];
+	char msg[PATH_MAX + 160], opts[256];
 	int fusefd = -1, sv[2], r;
 	pid_t pid;
 
 	if (l->image.kind != SIF_IMAGE_DIR) {
+		/* the image server's libraries: loaded here, not by every launch */
+		if ((r = sif_fuse_module_load(msg, sizeof(msg))) < 0)
+			return sif_err_advise(err, -r, "%s", msg);
 		r = sif_fuse_open(&f, l->image.fd, l->image.offset, msg, sizeof(msg));
 		if (r < 0)
 			return sif_err_set(err, -r, "image %s: %s", l->image.path, msg);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "launch.h"
 #include "resolve.h"
 #include "sif.h"
+#include "fusemod.h"
 #include "sqread.h"
 
 static const char usage[] =
@@ -525,6 +527,9 @@ static int read_meta(const struct sif_image_ref *ref, struct meta *m, struct sif
 	m->arch = ref->arch[0] ? ref->arch : NULL;
 	m->workdir = sif_image_workdir(ref);
 	if (ref->kind != SIF_IMAGE_DIR) {
+		char why[PATH_MAX + 160];
+		if ((r = sif_fuse_module_load(why, sizeof(why))) < 0)
+			return sif_err_advise(err, -r, "%s", why);
 		r = sif_sq_open(&rd.sq, ref->fd, ref->offset);
 		if (r == -ENOTSUP)
 			return sif_err_set(err, ENOTSUP, "image %s: its squashfs (version or "
