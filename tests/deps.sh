@@ -11,7 +11,7 @@ PACKAGES=(
 	# the chosen libraries (docs: design.md)
 	libfuse3-dev libsquashfuse-dev libsquashfs-dev libarchive-dev zlib1g-dev libdeflate-dev
 	libjansson-dev
-	libcurl4-openssl-dev libssl-dev libcap-dev libseccomp-dev
+	libcurl4-openssl-dev libssl-dev libseccomp-dev
 	# tests: fuzzing, images, the unprivileged user, JSON checks
 	clang libclang-rt-14-dev squashfs-tools busybox-static python3 umoci skopeo zstd
 	util-linux passwd binutils libcap2-bin man-db groff-base
