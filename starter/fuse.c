@@ -313,9 +313,51 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	reply_xattr(req, sif_sqc_getxattr(&server(req)->chk, &inode, name, buf, size), buf, size);
 }
 
+/*
+ * libsquashfuse 0.1.105 keeps 8 metadata blocks, 1 data block and 3
+ * fragment blocks decompressed (first in, first out).  The kernel's reads
+ * are not aligned to the image's blocks (readahead windows, and the
+ * read-around of a page fault in a mapped library, start anywhere): with
+ * one data block kept, two reads that share a block decompress it twice;
+ * and Python's imports, which go back and forth between directories, evict
+ * the few fragments and metadata blocks they keep coming back to.  Measured
+ * with "import numpy" from a fresh mount: 861 blocks decompressed (60 MB)
+ * for 309 distinct ones; 375 (39 MB) with these sizes, 343 with twice the
+ * data blocks and four times the fragments (1 ms less of zstd, 3.5 MiB more
+ * of the server's memory: its peak stays under 8 MiB with these).  The
+ * caches are the server's own: the kernel's page cache keeps what it
+ * served.
+ */
+#define CACHE_DATA_BYTES (2u << 20)   /* 16 blocks of 128 KiB */
+#define CACHE_FRAG_BYTES (512u << 10)
+#define CACHE_MD_BLOCKS 64u           /* of 8 KiB */
+
+/* Replace the block cache C by one of COUNT blocks, if bigger; C stays as it
+ * was when there is no memory for it. */
+static void grow_cache(sqfs_cache *c, size_t count)
+{
+	sqfs_cache bigger;
+
+	/* on failure sqfs_block_cache_init frees what it took itself */
+	if (count <= c->count || sqfs_block_cache_init(&bigger, count) != SQFS_OK)
+		return;
+	sqfs_cache_destroy(c);
+	*c = bigger;
+}
+
+/*
+ * The tables (inodes, directories, fragments, ids, xattrs) lie at the end
+ * of the image, one after the other, and every lookup reads them 8 KiB at a
+ * time, each read waiting for the disk when the page cache is cold: they
+ * are asked from the disk at once (POSIX_FADV_WILLNEED starts the reads and
+ * returns) when they are not too big (200 KiB for a Debian with numpy).
+ */
+#define AHEAD_TABLES_MAX (16u << 20)
+
 int sif_fuse_open(struct sif_fuse **out, int image_fd, uint64_t offset, char *msg, size_t msglen)
 {
 	struct sif_fuse *f = calloc(1, sizeof(*f));
+	const struct squashfs_super_block *sb;
 	sqfs_err e;
 	int r;
 
@@ -342,6 +384,15 @@ int sif_fuse_open(struct sif_fuse **out, int image_fd, uint64_t offset, char *ms
 		free(f);
 		return r;
 	}
+	/* the block size was checked by sif_sqc_init */
+	grow_cache(&f->ll.fs.data_cache, CACHE_DATA_BYTES / f->ll.fs.sb.block_size);
+	grow_cache(&f->ll.fs.frag_cache, CACHE_FRAG_BYTES / f->ll.fs.sb.block_size);
+	grow_cache(&f->ll.fs.md_cache, CACHE_MD_BLOCKS);
+	sb = &f->ll.fs.sb;
+	if (sb->inode_table_start < sb->bytes_used &&
+	    sb->bytes_used - sb->inode_table_start <= AHEAD_TABLES_MAX)
+		posix_fadvise(image_fd, (off_t)(offset + sb->inode_table_start),
+		              (off_t)(sb->bytes_used - sb->inode_table_start), POSIX_FADV_WILLNEED);
 	if (sqfs_ll_init(&f->ll) != SQFS_OK) {
 		sif_sqc_fini(&f->chk);
 		snprintf(msg, msglen, "cannot set up the squashfs inode table");
