@@ -14,12 +14,7 @@ fi
 for tool in mksquashfs script; do
 	command -v $tool >/dev/null || { skip "$tool is not installed: launcher not tested"; done_testing; exit; }
 done
-BUSYBOX=$(command -v busybox || echo /bin/busybox)
-if ! [ -x "$BUSYBOX" ] || ! "$BUSYBOX" true || ldd "$BUSYBOX" >/dev/null 2>&1; then
-	skip "a static busybox is needed (Debian package busybox-static): launcher not tested"
-	done_testing
-	exit
-fi
+need_static_busybox
 
 # ---- test images ------------------------------------------------------------
 cd "$TMP" || exit 1

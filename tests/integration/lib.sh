@@ -58,6 +58,17 @@ p = [o for o in d["objects"] if o.get("partition", {}).get("primary")]
 print(p[0]["start"], p[0]["size"]) if len(p) == 1 else sys.exit(1)' <<<"$j") && [ -n "$P_SIZE" ]
 }
 
+# need_static_busybox: sets BUSYBOX, or skips the rest of the test (the
+# images the launcher tests make hold it alone)
+need_static_busybox() {
+	BUSYBOX=$(command -v busybox || echo /bin/busybox)
+	if ! [ -x "$BUSYBOX" ] || ! "$BUSYBOX" true || ldd "$BUSYBOX" >/dev/null 2>&1; then
+		skip "a static busybox is needed (Debian package busybox-static): not tested"
+		done_testing
+		exit
+	fi
+}
+
 # ---- for the tests under Slurm (slurm.sh, spank.sh, mpi.sh) ----------------
 # no_cluster REASON: a skip, or under CI a failure (never a silent pass); ends the test
 no_cluster() {

@@ -26,12 +26,7 @@ idle|mixed|allocated) ;;
 *) no_cluster "the Slurm node is not up (sinfo: ${state:-nothing})" ;;
 esac
 command -v mksquashfs >/dev/null || { skip "mksquashfs is not installed: not tested"; done_testing; exit; }
-BUSYBOX=$(command -v busybox || echo /bin/busybox)
-if ! [ -x "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
-	skip "a static busybox is needed (Debian package busybox-static): not tested"
-	done_testing
-	exit
-fi
+need_static_busybox
 SIF=$(command -v "$SIF") || { not_ok "SIF is not a program"; done_testing; exit; }
 
 # The jobs' files live under the home, which the jobs reach as the user:

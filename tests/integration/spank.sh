@@ -22,12 +22,7 @@ for tool in sbatch srun scancel scontrol mksquashfs; do
 done
 srun --help 2>/dev/null | grep -q -- '--sif-image' ||
 	no_cluster "the cluster's plugstack.conf does not load sif_spank.so (srun --help has no --sif-image; tests/suite sets SIF_SLURM_PLUGSTACK)"
-BUSYBOX=$(command -v busybox || echo /bin/busybox)
-if ! [ -x "$BUSYBOX" ] || ldd "$BUSYBOX" >/dev/null 2>&1; then
-	skip "a static busybox is needed (Debian package busybox-static): not tested"
-	done_testing
-	exit
-fi
+need_static_busybox
 
 W=$(mktemp -d "$HOME/sif-spank.XXXXXX") || { not_ok "make a directory in the home"; done_testing; exit; }
 JOBS=()
