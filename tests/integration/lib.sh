@@ -95,6 +95,19 @@ wait_job() {
 	done
 	echo "$st"
 }
+# job_workdir NAME: W, a new directory under the home (which jobs reach as
+# the user), made the cwd; JOBS, the job ids job_cleanup cancels at exit,
+# when it removes W and TMP
+job_workdir() {
+	W=$(mktemp -d "$HOME/$1.XXXXXX") || { not_ok "make a directory in the home"; done_testing; exit; }
+	JOBS=()
+	trap job_cleanup EXIT
+	cd "$W" || exit 1
+}
+job_cleanup() {
+	[ ${#JOBS[@]} -gt 0 ] && scancel "${JOBS[@]}" 2>/dev/null
+	rm -rf "$W" "$TMP"
+}
 # the machine's FUSE connections (fusectl)
 conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
 

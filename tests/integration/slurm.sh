@@ -31,14 +31,7 @@ SIF=$(command -v "$SIF") || { not_ok "SIF is not a program"; done_testing; exit;
 
 # The jobs' files live under the home, which the jobs reach as the user:
 # the image, the job scripts, the data directory bound at /data.
-W=$(mktemp -d "$HOME/sif-slurm.XXXXXX") || { not_ok "make a directory in the home"; done_testing; exit; }
-JOBS=()
-cleanup() {
-	[ ${#JOBS[@]} -gt 0 ] && scancel "${JOBS[@]}" 2>/dev/null
-	rm -rf "$W" "$TMP"
-}
-trap cleanup EXIT
-cd "$W" || exit 1
+job_workdir sif-slurm
 
 mkdir -p root/bin root/etc data
 cp "$BUSYBOX" root/bin/busybox
@@ -278,7 +271,7 @@ grep -q "munge socket $W/nomunge/munge.socket.2 does not exist" <<<"$ERR" || not
 CONF=${SIF_SYSCONFDIR:-}/sif.conf
 if [ -n "${SIF_SYSCONFDIR:-}" ] && [ -w "$CONF" ]; then
 	cp "$CONF" "$W/sif.conf.orig"
-	trap 'cp "$W/sif.conf.orig" "$CONF"; cleanup' EXIT
+	trap 'cp "$W/sif.conf.orig" "$CONF"; job_cleanup' EXIT
 	printf 'slurm = yes\n' >"$CONF"
 	run "$SIF" exec "$IMG" sinfo -h -o %P
 	[ "$RC" -eq 0 ] && [ -n "$OUT" ] && ok "sif.conf 'slurm = yes': sinfo inside without --slurm" ||

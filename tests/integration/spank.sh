@@ -24,14 +24,7 @@ srun --help 2>/dev/null | grep -q -- '--sif-image' ||
 	no_cluster "the cluster's plugstack.conf does not load sif_spank.so (srun --help has no --sif-image; tests/suite sets SIF_SLURM_PLUGSTACK)"
 need_static_busybox
 
-W=$(mktemp -d "$HOME/sif-spank.XXXXXX") || { not_ok "make a directory in the home"; done_testing; exit; }
-JOBS=()
-cleanup() {
-	[ ${#JOBS[@]} -gt 0 ] && scancel "${JOBS[@]}" 2>/dev/null
-	rm -rf "$W" "$TMP"
-}
-trap cleanup EXIT
-cd "$W" || exit 1
+job_workdir sif-spank
 
 # an image without /usr (the host has one), with an environment script and
 # a command only it has
