@@ -284,7 +284,7 @@ wait_quiet() { for i in $(seq 200); do [ "$(launch_procs)" -eq 0 ] && return 0; 
 if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev/null)$(grep -s fusectl /proc/mounts)" ]; then
 	for mode in "" "--pid"; do
 		wait_quiet
-		base_c=$(conns)
+		base_c=$(settled_conns)
 		if [ -z "$mode" ]; then
 			cmd='echo ready; exec sleep 1000'
 		else
@@ -308,7 +308,7 @@ if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev
 		fi
 	done
 	wait_quiet
-	base_c=$(conns)
+	base_c=$(settled_conns)
 	"$SIF" exec "$IMG" true
 	for i in $(seq 200); do [ "$(conns)" -le "$base_c" ] && [ "$(launch_procs)" -eq 0 ] && break; sleep 0.1; done
 	[ "$(conns)" -le "$base_c" ] && [ "$(launch_procs)" -eq 0 ] &&
@@ -316,7 +316,7 @@ if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev
 
 	# ---- mount sharing and the linger ----
 	wait_quiet
-	base_c=$(conns)
+	base_c=$(settled_conns)
 	"$SIF" exec "$IMG" sh -c 'echo ready; sleep 1000' >"$TMP/first" 2>&1 &
 	first=$!
 	for i in $(seq 100); do grep -q ready "$TMP/first" && break; sleep 0.1; done

@@ -110,6 +110,20 @@ job_cleanup() {
 }
 # the machine's FUSE connections (fusectl)
 conns() { ls /sys/fs/fuse/connections 2>/dev/null | wc -l; }
+# The FUSE connection count once it stops changing: a connection of a launch
+# that just ended lingers until its last mount namespace is gone, so a
+# baseline taken at once may count it and a later "back to the baseline"
+# check then passes or fails by chance.
+settled_conns() {
+	local prev=-1 cur _
+	for _ in $(seq 50); do
+		cur=$(conns)
+		[ "$cur" = "$prev" ] && break
+		prev=$cur
+		sleep 0.2
+	done
+	echo "$cur"
+}
 
 done_testing() {
 	echo "1..$T_N"

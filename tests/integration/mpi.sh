@@ -79,7 +79,7 @@ MPIRUN=(mpirun -np 2)
 
 # ---- the host's mpirun --------------------------------------------------------------
 wait_quiet
-base_c=$(conns)
+base_c=$(settled_conns)
 run "${MPIRUN[@]}" "$SIF" exec "$IMG" /opt/mpi-tests/hello
 hello_ok && ok "mpirun -np 2 sif exec: hello world, ranks 0 and 1 of 2 ($(grep -o 'on [^ ]*' <<<"$OUT" | head -n 1))" ||
 	not_ok "mpirun hello" "exit $RC" "$OUT" "$ERR"
@@ -104,7 +104,7 @@ run "${MPIRUN[@]}" "${CMA[@]}" "$SIF" exec --no-share "$IMG" /opt/mpi-tests/bigm
 
 # one FUSE server and one connection for the job, counted while both ranks run
 wait_quiet
-base_c=$(conns)
+base_c=$(settled_conns)
 rm -f up.*
 "${MPIRUN[@]}" "$SIF" exec -v "$IMG" sh -c '/opt/mpi-tests/hello && touch '"$W"'/up.$OMPI_COMM_WORLD_RANK && sleep 2' \
 	>"$TMP/job.out" 2>"$TMP/job.err" &
@@ -180,7 +180,7 @@ fi
 if $slurm_ok; then
 	SRUN=(srun -n 2 -D "$W")
 	wait_quiet
-	base_c=$(conns)
+	base_c=$(settled_conns)
 	run "${SRUN[@]}" --mpi=pmix "$SIF" exec -v "$IMG" /opt/mpi-tests/hello
 	if hello_ok && [ "$(grep -c 'sif: debug: pmix: PMIX_SERVER_TMPDIR .*/pmix\.[0-9]*\.0' <<<"$ERR")" -eq 2 ] &&
 	   ! grep -q 'PMIX ERROR' <<<"$ERR"; then
@@ -248,7 +248,7 @@ if $slurm_ok; then
 
 	# one FUSE server for the step, counted while both tasks run
 	wait_quiet
-	base_c=$(conns)
+	base_c=$(settled_conns)
 	rm -f up.*
 	srun -n 2 -D "$W" --mpi=pmix "$SIF" exec "$IMG" sh -c '/opt/mpi-tests/hello && touch '"$W"'/up.$SLURM_PROCID && sleep 2' \
 		>"$TMP/job.out" 2>"$TMP/job.err" &
