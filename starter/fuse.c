@@ -158,6 +158,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
 	          (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	/* Symlink targets in the page cache (Linux 4.20): without it every
+	 * walk through a link (/bin -> usr/bin on a merged-/usr image, each
+	 * libfoo.so.N -> libfoo.so.N.M.K the loader opens) asks the server
+	 * again.  Measured on a join of /bin/true: a READLINK round trip per
+	 * exec, about 1% of the launch's CPU in fuse_readlink_folio alone. */
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 }
 
 /* open and opendir: an inode of the type TYPE (S_IFREG, S_IFDIR), else
