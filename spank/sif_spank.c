@@ -15,13 +15,14 @@
  *     joins the one the step's other tasks on this node already share (the
  *     share tag of the step, as under "srun sif exec": one user and mount
  *     namespace and one FUSE server per node per step), and sends back the
- *     two namespaces, the root, the working directory and the payload's
+ *     user namespace and the container's mount namespace (pivoted into the
+ *     root already), the working directory and the payload's
  *     environment (runtime/cli/exec.c, starter/run.c sif_session_handover).
  *     The launcher is detached from the task (its own session, reparented)
  *     and holds the mount for as long as the task lives (a pidfd).
- *  2. The task enters the namespaces, takes a mount namespace of its own,
- *     pivots into the root and drops every privilege: the same steps, in
- *     the same code (starter/enter.c), as a payload of "sif exec".
+ *  2. The task enters the namespaces, changes to the working directory and
+ *     drops every privilege: the same steps, in the same code
+ *     (starter/enter.c), as a payload of "sif exec".
  *  3. The environment becomes the payload's, and a command srun named by a
  *     host path that the image does not have is looked up on the image's
  *     PATH.  Slurm then execs the command: signals, exit codes and
@@ -401,14 +402,18 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 		slurm_error("sif: error: --sif-image: the launcher's answer is malformed");
 		fail();
 	}
-	/* the launch's namespaces, then a mount namespace of the task's own */
+	/* the launch's user namespace and the container's mount namespace,
+	 * pivoted into the root already (root "/"); a launcher of an earlier
+	 * version sends the launch's own, to copy and pivot (root: its path) */
+	bool pivoted = strcmp(root, "/") == 0;
 	if (setns(ns[0], CLONE_NEWUSER) < 0 || setns(ns[1], CLONE_NEWNS) < 0 ||
-	    unshare(CLONE_NEWNS) < 0) {
+	    (!pivoted && unshare(CLONE_NEWNS) < 0)) {
 		slurm_error("sif: error: --sif-image: enter the container's namespaces: %s",
 		            strerror(errno));
 		fail();
 	}
-	if (sif_enter_pivot(root, cwd, from[0] == 'P', msg, sizeof(msg)) < 0) {
+	if ((!pivoted && sif_enter_pivot(root, msg, sizeof(msg)) < 0) ||
+	    sif_enter_cwd(cwd, from[0] == 'P', msg, sizeof(msg)) < 0) {
 		slurm_error("sif: error: --sif-image: %s", msg);
 		fail();
 	}

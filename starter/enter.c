@@ -26,7 +26,7 @@ static int failed(char *msg, size_t len, const char *what)
 	return -e;
 }
 
-int sif_enter_pivot(const char *root, const char *cwd, bool cwd_from_pwd, char *msg, size_t len)
+int sif_enter_pivot(const char *root, char *msg, size_t len)
 {
 	if (chdir(root) < 0)
 		return failed(msg, len, "enter the container root");
@@ -35,6 +35,13 @@ int sif_enter_pivot(const char *root, const char *cwd, bool cwd_from_pwd, char *
 		return failed(msg, len, "pivot_root into the container");
 	if (umount2(".", MNT_DETACH) < 0)
 		return failed(msg, len, "detach the host root");
+	if (chdir("/") < 0)
+		return failed(msg, len, "enter the container root");
+	return 0;
+}
+
+int sif_enter_cwd(const char *cwd, bool cwd_from_pwd, char *msg, size_t len)
+{
 	if (chdir(cwd) < 0) {
 		int e = errno;
 		snprintf(msg, len, "%s %s: %s%s", cwd_from_pwd ? "--pwd" : "working directory", cwd,
@@ -53,18 +60,15 @@ static int drop_capabilities(bool keep_bounding)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
-	int last = CAP_LAST_CAP;
-	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-
-	if (f) {
-		if (fscanf(f, "%d", &last) != 1)
-			last = CAP_LAST_CAP;
-		fclose(f);
-	}
+	/* every capability the kernel knows, whatever this build's headers
+	 * say: the first number it calls invalid is past the last one */
 	if (!keep_bounding)
-		for (int c = 0; c <= last; c++)
-			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+		for (int c = 0;; c++)
+			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+				if (errno == EINVAL && c > 0)
+					break;
 				return -errno;
+			}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -errno;
 	if (keep_bounding)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -136,6 +137,7 @@ struct child_args {
 	sif_prepare_env_fn prepare;
 	void *ctx;
 	int errpipe;
+	int close_fds[3];          /* the launcher's ends, closed in the child */
 	int stopped;               /* --pid: init tells the launcher the payload stopped */
 	pid_t launcher;
 	sigset_t oldmask;
@@ -152,26 +154,22 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 	if (!l->pid_ns && getppid() != a->launcher)
 		_exit(255);
 
-	/* a mount namespace of its own: the launch's namespace keeps the
-	 * assembled root for others to join; this one pivots into it */
-	if (unshare(CLONE_NEWNS | (l->ipc_ns ? CLONE_NEWIPC : 0) | (l->net_ns ? CLONE_NEWNET : 0)) < 0)
+	/* The launcher is in the container's mount namespace already, pivoted
+	 * (sif_session_finish, or the share it joined), and so is this child.
+	 * A new /proc (--pid) or /sys (--net) is mounted in a namespace of the
+	 * payload's own, never in the one other launches share. */
+	if (unshare(((l->pid_ns || l->net_ns) ? CLONE_NEWNS : 0) | (l->ipc_ns ? CLONE_NEWIPC : 0) |
+	            (l->net_ns ? CLONE_NEWNET : 0)) < 0)
 		child_fail(ep, "create the container's namespaces: %s", strerror(errno));
 	if (l->net_ns && loopback_up() < 0)
 		child_fail(ep, "bring up the loopback interface: %s", strerror(errno));
-	if (l->net_ns) {
-		/* a sysfs of the new network namespace: /sys/class/net shows lo only */
-		char sys[PATH_MAX + 8];
-		snprintf(sys, sizeof(sys), "%s/sys", a->s->root);
-		if (mount("sysfs", sys, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
-			child_fail(ep, "mount /sys for the new network namespace: %s", strerror(errno));
-	}
-	if (l->pid_ns) {
-		char proc[PATH_MAX + 8];
-		snprintf(proc, sizeof(proc), "%s/proc", a->s->root);
-		if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-			child_fail(ep, "mount /proc for the new pid namespace: %s", strerror(errno));
-	}
-	if (sif_enter_pivot(a->s->root, a->s->cwd, l->pwd != NULL, msg, sizeof(msg)) < 0)
+	/* a sysfs of the new network namespace: /sys/class/net shows lo only */
+	if (l->net_ns && mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+	                       NULL) < 0)
+		child_fail(ep, "mount /sys for the new network namespace: %s", strerror(errno));
+	if (l->pid_ns && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		child_fail(ep, "mount /proc for the new pid namespace: %s", strerror(errno));
+	if (sif_enter_cwd(a->s->cwd, l->pwd != NULL, msg, sizeof(msg)) < 0)
 		child_fail(ep, "%s", msg);
 
 	if (l->pid_ns) {
@@ -212,15 +210,52 @@ static __attribute__((noreturn)) void child_main(struct child_args *a)
 	           errno == ENOENT ? " in the container (check the command and PATH)" : "");
 }
 
-static int root_readonly(struct sif_session *s, struct sif_err *err)
+/* The payload's process, started from a copy of the launcher's descriptor
+ * table (the ends it must not keep are closed here). */
+static int child_entry(void *arg)
 {
-	if (s->l->writable_tmpfs)
-		return 0;
-	sif_trace(s->l, "mount: the root read-only");
-	if (mount(NULL, s->root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-	          NULL) < 0)
-		return sif_err_set(err, errno, "make the root read-only: %s", strerror(errno));
-	return 0;
+	struct child_args *a = arg;
+	close(a->close_fds[0]);
+	close(a->close_fds[1]);
+	close(a->close_fds[2]);
+	child_main(a);
+}
+
+/* Start the payload's process.  A plain launch shares the launcher's
+ * memory until the payload's exec (CLONE_VM | CLONE_VFORK, as posix_spawn
+ * does; the launcher waits meanwhile): fork() copied the page tables and
+ * write-protected the launcher's pages, which cost a joining launch 0.3 ms
+ * here (a TLB shootdown across CPUs, expensive in a VM).  The child
+ * changes no memory the launcher reads again but environ, which is put
+ * back.  With --pid the child stays as the container's init and never
+ * execs, and --fakeroot changes its credentials through glibc: those fork,
+ * and so does an ASan build. */
+static pid_t start_child(struct child_args *a)
+{
+	const struct sif_launch *l = a->s->l;
+	const size_t stack_size = 1 << 20;
+
+	bool own_memory = l->pid_ns || l->fakeroot;
+#if defined(__SANITIZE_ADDRESS__)
+	own_memory = true;   /* ASan knows nothing of a stack of our own */
+#endif
+	if (own_memory) {
+		pid_t pid = fork();
+		if (pid == 0)
+			child_entry(a);
+		return pid;
+	}
+	char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -1;
+	char **saved = environ;
+	pid_t pid = clone(child_entry, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+	int e = errno;
+	environ = saved;
+	munmap(stack, stack_size);
+	errno = e;
+	return pid;
 }
 
 int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_fn prepare,
@@ -235,9 +270,6 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	ssize_t n;
 	pid_t pid;
 
-	int r = root_readonly(s, err);
-	if (r < 0)
-		return r;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return sif_err_set(err, errno, "pipe: %s", strerror(errno));
 	if (pipe2(stopfd, O_CLOEXEC) < 0) {
@@ -250,7 +282,11 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	relay_set(&set);
 	sigprocmask(SIG_BLOCK, &set, &a.oldmask);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if ((l->pid_ns && unshare(CLONE_NEWPID) < 0) || sfd < 0 || (pid = fork()) < 0) {
+	a.errpipe = pipefd[1];
+	a.close_fds[0] = pipefd[0];
+	a.close_fds[1] = stopfd[0];
+	a.close_fds[2] = sfd;
+	if ((l->pid_ns && unshare(CLONE_NEWPID) < 0) || sfd < 0 || (pid = start_child(&a)) < 0) {
 		int e = errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
@@ -260,13 +296,6 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 			close(sfd);
 		sigprocmask(SIG_SETMASK, &a.oldmask, NULL);
 		return sif_err_set(err, e, "start the payload: %s", strerror(e));
-	}
-	if (pid == 0) {
-		close(pipefd[0]);
-		close(stopfd[0]);
-		close(sfd);
-		a.errpipe = pipefd[1];
-		child_main(&a);
 	}
 	close(pipefd[1]);
 	close(stopfd[1]);
@@ -361,13 +390,11 @@ static __attribute__((noreturn)) void send_plan(struct sif_session *s, int sock,
                                                 sif_prepare_env_fn prepare, void *ctx)
 {
 	char msg[512], **envp;
-	size_t len = strlen(s->root) + 1 + strlen(s->cwd) + 1 + 2;
+	size_t len = 2 + strlen(s->cwd) + 1 + 2;
 	char *blob, *p;
 	uint32_t n32;
 
-	if (unshare(CLONE_NEWNS) < 0)
-		child_fail(ep, "create the container's mount namespace: %s", strerror(errno));
-	if (sif_enter_pivot(s->root, s->cwd, s->l->pwd != NULL, msg, sizeof(msg)) < 0 ||
+	if (sif_enter_cwd(s->cwd, s->l->pwd != NULL, msg, sizeof(msg)) < 0 ||
 	    sif_enter_drop_privileges(false, msg, sizeof(msg)) < 0)
 		child_fail(ep, "%s", msg);
 	if (!(envp = prepare(ctx, msg, sizeof(msg))))
@@ -376,7 +403,7 @@ static __attribute__((noreturn)) void send_plan(struct sif_session *s, int sock,
 		len += strlen(*e) + 1;
 	if (len > UINT32_MAX || !(p = blob = malloc(len)))
 		child_fail(ep, "out of memory");
-	p = stpcpy(p, s->root) + 1;
+	p = stpcpy(p, "/") + 1;   /* the root: this mount namespace's own */
 	p = stpcpy(p, s->cwd) + 1;
 	p = stpcpy(p, s->l->pwd ? "P" : "-") + 1;
 	for (char **e = envp; *e; e++)
@@ -410,12 +437,9 @@ int sif_session_handover(struct sif_session *s, int sock, sif_prepare_env_fn pre
 	if (pidfd < 0)
 		return sif_err_set(err, errno, "--handover: the task (pid %d) is gone: %s",
 		                   (int)cr.pid, strerror(errno));
-	if ((r = root_readonly(s, err)) < 0) {
-		close(pidfd);
-		return r;
-	}
-	/* the task's own namespaces will be these two: it enters them, makes
-	 * a mount namespace of its own and pivots, as a payload does */
+	/* the task's namespaces will be these two: the user namespace and the
+	 * container's mount namespace, pivoted already; it enters them and
+	 * changes to the working directory, as a payload does */
 	ns[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
 	ns[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	if (ns[0] < 0 || ns[1] < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {

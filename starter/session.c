@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "enter.h"
 #include "fuse.h"
 #include "fusemod.h"
 #include "io.h"
@@ -677,13 +678,19 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 		if (r < 0)
 			return r;
 		if (r > 0) {
-			s->rootfd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			/* in the container's mount namespace: the root is / */
+			s->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (s->rootfd < 0)
 				return sif_err_set(err, errno, "open the shared root: %s", strerror(errno));
 			return 0;
 		}
 	}
 
+	/* setting up: can this machine do it at all?  (A launch that joins
+	 * needs neither a new user namespace nor /dev/fuse.) */
+	r = sif_preflight(l, err);
+	if (r < 0)
+		return r;
 	r = enter_namespaces(l, err);
 	if (r < 0)
 		return r;
@@ -823,7 +830,33 @@ int sif_session_finish(struct sif_session *s, struct sif_err *err)
 		if (r < 0)
 			return r;
 	}
+	if (!l->writable_tmpfs) {
+		sif_trace(l, "mount: the root read-only");
+		if (mount(NULL, s->root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		          NULL) < 0)
+			return sif_err_set(err, errno, "make the root read-only: %s", strerror(errno));
+	}
 	sif_trace(l, "root: assembled at %s; the payload starts in %s", s->root, s->cwd);
+
+	/* The container's mount namespace: a copy of the launch's, pivoted
+	 * into the root, the host's root detached.  This launcher moves into
+	 * it, its payload starts there, and launches that join the share get
+	 * it from the holder: each of them only changes to its working
+	 * directory, instead of copying the host's mount table and pivoting
+	 * again (the holder keeps the launch's own namespace, where the image
+	 * is mounted). */
+	char msg[PATH_MAX + 64];
+	if (unshare(CLONE_NEWNS) < 0)
+		return sif_err_set(err, errno, "create the container's mount namespace: %s",
+		                   strerror(errno));
+	if ((r = sif_enter_pivot(s->root, msg, sizeof(msg))) < 0)
+		return sif_err_set(err, -r, "%s", msg);
+	sif_trace(l, "namespace: a mount namespace pivoted into the root (the container's)");
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+	s->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0)
+		return sif_err_set(err, errno, "open the container root: %s", strerror(errno));
 	return sif_share_publish(s, err);
 }
 

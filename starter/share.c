@@ -6,9 +6,11 @@
  * user and everything that shaped the root (image, binds, home, ...); a
  * later launch of the same image with the same options connects, checks
  * that the holder is the same user (SO_PEERCRED), receives descriptors of
- * the two namespaces (SCM_RIGHTS), enters them and starts its payload in
- * the root already there: no new mount, no new FUSE server, the image's
- * page cache shared.  The launch that finds no holder claims the name
+ * the user namespace and of the container's mount namespace (SCM_RIGHTS:
+ * the one the launch that set the root up pivoted into, and handed to the
+ * holder with its word that the root is ready), enters them and starts
+ * its payload in the root already there: no new mount, no new FUSE
+ * server, no pivot, the image's page cache shared.  The launch that finds no holder claims the name
  * (binds and listens) before it sets the root up, and hands the socket to
  * its holder: launches that start at the same moment, the tasks of one
  * srun, wait in its queue until the root is ready and join it, instead of
@@ -88,7 +90,7 @@ static int put_image(struct fnv128 *c, const struct sif_launch *l)
 
 	if (fstat(l->image.fd, &st) < 0)
 		return -errno;
-	snprintf(buf, sizeof(buf), "sif-share-1 uid=%u gid=%u", (unsigned)l->uid, (unsigned)l->gid);
+	snprintf(buf, sizeof(buf), "sif-share-2 uid=%u gid=%u", (unsigned)l->uid, (unsigned)l->gid);
 	put(c, buf);
 	snprintf(buf, sizeof(buf), "image dev=%llu ino=%llu size=%lld mtime=%lld.%09ld off=%llu",
 	         (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (long long)st.st_size,
@@ -170,11 +172,12 @@ static bool same_ns(int a, int b)
 	return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
-/* Are these the namespaces a holder of ours makes?  A user namespace that
- * is a child of our own and belongs to us, and a mount namespace that
- * belongs to exactly that one.  A payload (which runs inside such a
- * namespace, without capabilities) can only offer namespaces nested deeper,
- * or its own pivoted mount namespace, which has no session root. */
+/* Are these the namespaces a holder of ours hands out?  A user namespace
+ * that is a child of our own and belongs to us, and a mount namespace that
+ * belongs to exactly that one (and, checked once inside, has an overlay
+ * root).  Anything of another user's is refused here and by the peer's
+ * credentials; a process of the user's own could offer another of the
+ * user's containers, which grants nothing the user does not have. */
 static bool namespaces_are_ours(int userns, int mntns)
 {
 	int parent = ioctl(userns, NS_GET_PARENT), mine = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
@@ -320,14 +323,10 @@ again:
 	close(nsfd[0]);
 	close(nsfd[1]);
 	prctl(PR_SET_DUMPABLE, 0);
-	/* and a holder's root is there: an overlay mounted on the session's
-	 * tmpfs, never a directory that merely has the path (inside a
-	 * payload's own pivoted namespace, say) */
-	struct statfs sf, sd;
-	struct stat rst, dst;
-	if (statfs(s->root, &sf) < 0 || sf.f_type != OVERLAYFS_SUPER_MAGIC ||
-	    statfs(s->dir, &sd) < 0 || sd.f_type != TMPFS_MAGIC || stat(s->root, &rst) < 0 ||
-	    stat(s->dir, &dst) < 0 || rst.st_dev == dst.st_dev) {
+	/* and a holder's root is there: the overlay, pivoted into, never a
+	 * namespace whose root is the host's */
+	struct statfs sf;
+	if (statfs("/", &sf) < 0 || sf.f_type != OVERLAYFS_SUPER_MAGIC) {
 		close(fd);
 		return sif_err_advise(err, EPROTO, "join the shared mount %s: no container root there "
 		                      "(retry with --no-share)", name + 1);
@@ -347,16 +346,35 @@ none:
 int sif_share_publish(struct sif_session *s, struct sif_err *err)
 {
 	char msg[PATH_MAX + 40], shape[33];
-	int n;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = msg};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                   .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	int n, ns;
+	ssize_t sent;
 
 	if (s->member_fd < 0)
 		return 0;
 	if (shape_of(s->l, shape) < 0)
 		return sif_err_set(err, EIO, "describe the root for sharing: %s", strerror(errno));
-	n = snprintf(msg, sizeof(msg), "R%s%s", shape, s->cwd);
-	if (send(s->member_fd, msg, (size_t)n, MSG_NOSIGNAL) != n)
-		return sif_err_set(err, errno, "tell the image server the root is ready: %s",
+	/* the word that the root is ready, with the container's mount
+	 * namespace (this process's, pivoted) for the holder to hand out */
+	ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return sif_err_set(err, errno, "open the container's mount namespace: %s",
 		                   strerror(errno));
+	n = snprintf(msg, sizeof(msg), "R%s%s", shape, s->cwd);
+	iov.iov_len = (size_t)n;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &ns, sizeof(int));
+	sent = sendmsg(s->member_fd, &m, MSG_NOSIGNAL);
+	int e = errno;
+	close(ns);
+	if (sent != n)
+		return sif_err_set(err, e, "tell the image server the root is ready: %s", strerror(e));
 	return 0;
 }
 
@@ -369,7 +387,9 @@ static long now_ms(void)
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
-static void welcome(int c, const char *cwd)
+/* A new member gets the user namespace (the holder's) and the container's
+ * mount namespace (MNTNS, from the creator), and the root's shape and cwd. */
+static void welcome(int c, const char *cwd, int mntns)
 {
 	int ns[2];
 	char cbuf[CMSG_SPACE(sizeof(ns))];
@@ -379,8 +399,8 @@ static void welcome(int c, const char *cwd)
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 
 	ns[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-	ns[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (ns[0] >= 0 && ns[1] >= 0) {
+	ns[1] = mntns;
+	if (ns[0] >= 0) {
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(ns));
@@ -388,11 +408,35 @@ static void welcome(int c, const char *cwd)
 		if (sendmsg(c, &m, MSG_NOSIGNAL) < 0) {
 			/* the member is gone already; poll will see it */
 		}
-	}
-	if (ns[0] >= 0)
 		close(ns[0]);
-	if (ns[1] >= 0)
-		close(ns[1]);
+	}
+}
+
+/* A member's message: at most one descriptor (the creator's mount
+ * namespace) lands in *FD, any other is closed. */
+static ssize_t recv_member(int c, char *buf, size_t len, int *fd)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                   .msg_controllen = sizeof(cbuf)};
+	ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int x;
+			memcpy(&x, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*fd < 0)
+				*fd = x;
+			else
+				close(x);
+		}
+	}
+	return n;
 }
 
 void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
@@ -402,6 +446,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 	int nmembers = 1;
 	long deadline = -1;
 	bool ready = false;
+	int mntns = -1;   /* the container's mount namespace, from the creator */
 
 	if (!p)
 		return;
@@ -448,7 +493,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 				c = -1;
 			}
 			if (c >= 0) {
-				welcome(c, cwd + 1);
+				welcome(c, cwd + 1, mntns);
 				p[2 + nmembers].fd = c;
 				p[2 + nmembers].events = POLLIN;
 				p[2 + nmembers].revents = 0;
@@ -460,16 +505,20 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 			ssize_t n;
 			if (!p[i].revents)
 				continue;
-			n = (p[i].revents & POLLIN) ? recv(p[i].fd, buf, sizeof(buf) - 1, 0) : 0;
-			if (n > 0 && p[i].fd == creator && !ready && buf[0] == 'R') {
+			int fd = -1;
+			n = (p[i].revents & POLLIN) ? recv_member(p[i].fd, buf, sizeof(buf) - 1, &fd) : 0;
+			if (n > 0 && p[i].fd == creator && !ready && buf[0] == 'R' && fd >= 0) {
 				/* the root is complete: from now on others may join it */
 				buf[n] = '\0';
 				memcpy(cwd, buf, (size_t)n + 1);
 				ready = true;
+				mntns = fd;
 				/* answer the launches queued since the claim */
 				p[1].fd = lfd;
 				continue;
 			}
+			if (fd >= 0)
+				close(fd);
 			if (n > 0)
 				continue;
 			/* a member ended */
@@ -487,5 +536,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 out:
 	if (lfd >= 0)
 		close(lfd);
+	if (mntns >= 0)
+		close(mntns);
 	free(p);
 }

@@ -4,12 +4,15 @@
  * It executes a resolved launch plan (runtime/launch.h) and parses no
  * configuration.  Sequence for one launch:
  *
- *   sif_preflight()       can this machine do it at all? one clear line if not
- *   sif_session_setup()   user + mount namespace, image served by FUSE,
- *                         root assembled (overlay, /proc, /sys, /dev, /tmp,
- *                         $HOME, binds, cwd, /etc files)
+ *   sif_session_setup()   joins a live root of the same shape (share.c), or:
+ *                         sif_preflight() (can this machine do it at all?
+ *                         one clear line if not), user + mount namespace,
+ *                         image served by FUSE, root assembled (overlay,
+ *                         /proc, /sys, /dev, /tmp, $HOME, binds, cwd, /etc files)
  *   sif_session_write()   the caller writes generated files (/etc/passwd)
- *   sif_session_finish()  the user's binds, then the working directory
+ *   sif_session_finish()  the user's binds, the working directory, the root
+ *                         read-only; this process moves into the container's
+ *                         mount namespace (pivoted), which joiners get too
  *   sif_session_run()     payload started in the root; this process stays
  *                         as reaper and signal relay; returns its status
  */

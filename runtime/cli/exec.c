@@ -580,8 +580,6 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	if (verb == SIF_VERB_RUN && !l.pwd)
 		l.pwd = workdir = sif_image_workdir(&l.image);
 
-	if (sif_preflight(&l, &err) < 0)
-		goto fail;
 	if (sif_session_setup(&l, &s, &err) < 0)
 		goto fail_session;
 	if (!s.joined && !l.fakeroot && write_identity(&s, &l, &err) < 0)
