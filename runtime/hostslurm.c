@@ -239,15 +239,31 @@ static int spank_plugins(struct sif_launch *l, struct sif_elfdeps *deps, const c
 	return r;
 }
 
+/* What sif_slurm_plan found, for sif_slurm_binds. */
+struct sif_slurm {
+	char bindir[PATH_MAX];          /* where srun is */
+	char conf[PATH_MAX];            /* the slurm.conf the clients read */
+	const char *hostexec, *why;
+};
+
+/* The identity of a file in the key: a change to it is another plan. */
+static void put_id(char *buf, size_t len, const char *what, const char *path)
+{
+	struct stat st;
+	size_t n = strlen(buf);
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	snprintf(buf + n, len - n, " %s=%s@%llu:%llu:%lld:%lld.%09ld", what, path,
+	         (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+	         (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
 int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
                    struct sif_err *err)
 {
-	struct sif_elfdeps deps = {0};
 	struct slurm_conf c;
-	char bindir[PATH_MAX], conf[PATH_MAX], plugindirs[PATH_MAX];
+	char bindir[PATH_MAX], conf[PATH_MAX];
 	const char *env_conf = getenv("SLURM_CONF");
-	const char *ncmds[sizeof(commands) / sizeof(commands[0])];
-	size_t n = 0;
 	int r;
 
 	/* the commands */
@@ -258,7 +274,6 @@ int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
 	if (access(hostexec, X_OK) < 0)
 		return sif_err_advise(err, errno, "%s: %s: %s (sif is not installed completely: "
 		                      "reinstall it)", why, hostexec, strerror(errno));
-
 	/* the configuration: what the clients would read on the host */
 	if (env_conf && *env_conf) {
 		if (env_conf[0] != '/' || access(env_conf, R_OK) < 0)
@@ -281,6 +296,54 @@ int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
 	if (r < 0)
 		return r;
 	debug(l, "configuration %s", conf);
+
+
+	/* What the binds will be made of, cheaply: a launch that joins a live
+	 * root of the same key needs none of them (the holder's root has
+	 * them), so the closure, ~2 ms, is left to the launch that sets the
+	 * root up (sif_slurm_binds). */
+	char key[4 * PATH_MAX + 512], p[PATH_MAX + 8];
+	snprintf(key, sizeof(key), "slurm-1 hostexec=%s", hostexec);
+	put_id(key, sizeof(key), "conf", conf);
+	snprintf(p, sizeof(p), "%s/srun", bindir);
+	put_id(key, sizeof(key), "srun", p);
+	put_id(key, sizeof(key), "plugins", c.plugin_dir[0] ? c.plugin_dir : "-");
+	put_id(key, sizeof(key), "ldcache", "/etc/ld.so.cache");
+	struct sif_slurm *sl = calloc(1, sizeof(*sl));
+	free(l->slurm_key);
+	free(l->slurm);
+	free(l->path_prepend);
+	free(l->slurm_conf);
+	l->slurm = sl;
+	l->slurm_key = strdup(key);
+	l->path_prepend = strdup(SIF_SLURM_PREFIX "/bin");
+	l->slurm_conf = strdup(conf);
+	if (!sl || !l->slurm_key || !l->path_prepend || !l->slurm_conf)
+		return sif_err_set(err, ENOMEM, "out of memory");
+	snprintf(sl->bindir, sizeof(sl->bindir), "%s", bindir);
+	snprintf(sl->conf, sizeof(sl->conf), "%s", conf);
+	sl->hostexec = hostexec;
+	sl->why = why;
+	return 0;
+}
+
+int sif_slurm_binds(struct sif_launch *l, struct sif_err *err)
+{
+	struct sif_slurm *sl = l->slurm;
+	struct sif_elfdeps deps = {0};
+	struct slurm_conf c;
+	char plugindirs[PATH_MAX];
+	const char *ncmds[sizeof(commands) / sizeof(commands[0])];
+	size_t n = 0, first = l->nbinds;
+	int r;
+
+	if (!sl)
+		return 0;
+	l->slurm = NULL;
+	const char *why = sl->why, *hostexec = sl->hostexec, *bindir = sl->bindir, *conf = sl->conf;
+	r = read_conf(conf, &c, err);
+	if (r < 0)
+		goto out;
 
 	/* the client programs and the libraries they load */
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -418,16 +481,12 @@ int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
 		if (r == 0)
 			r = prefix_bind(l, hostexec, "/bin/", ncmds[i], err);
 	}
-	if (r < 0)
-		goto out;
-	free(l->path_prepend);
-	free(l->slurm_conf);
-	l->path_prepend = strdup(SIF_SLURM_PREFIX "/bin");
-	l->slurm_conf = strdup(conf);
-	if (!l->path_prepend || !l->slurm_conf)
-		r = sif_err_set(err, ENOMEM, "out of memory");
+	/* the share's shape has the key instead of these */
+	for (size_t i = first; i < l->nbinds; i++)
+		l->binds[i].slurm = true;
 out:
 	sif_elfdeps_free(&deps);
+	free(sl);
 	return r;
 }
 

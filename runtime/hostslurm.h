@@ -20,13 +20,22 @@
 
 #define SIF_SLURM_PREFIX "/.sif/slurm"
 
-/* Add the binds, PATH and SLURM_CONF of --slurm to the plan.  HOSTEXEC is
- * the installed sif-hostexec; WHY names what asked ("--slurm", or the
- * site's sif.conf) in messages.  -ENOENT when the host has no Slurm client
- * commands or no Slurm configuration (the message says which); another
- * negative errno for anything else that is wrong. */
+/* Plan --slurm: its PATH, SLURM_CONF and the key of its binds (what they
+ * are made of: the commands, slurm.conf, the plugins, the loader's cache),
+ * cheaply; the binds themselves wait for sif_slurm_binds.  HOSTEXEC is
+ * the installed sif-hostexec (a static string); WHY names what asked
+ * ("--slurm", or the site's sif.conf) in messages (static).  -ENOENT when
+ * the host has no Slurm client commands or no Slurm configuration (the
+ * message says which); another negative errno for anything else wrong. */
 int sif_slurm_plan(struct sif_launch *l, const char *hostexec, const char *why,
                    struct sif_err *err);
+
+/* Add the binds of a planned --slurm (nothing if none is pending): the
+ * host's configuration, munge socket and plugin directory at their own
+ * paths, and the private prefix with the commands, the host's loader and
+ * the library closure (elfdeps.c; ~2 ms).  Only a launch that sets a root
+ * up needs them: one that joins finds them in the holder's root. */
+int sif_slurm_binds(struct sif_launch *l, struct sif_err *err);
 
 /* The user's choice (1: --slurm, 0: --no-slurm, -1: neither) against the
  * site's default ("slurm = yes" in SITE_CONF): plans --slurm when chosen.

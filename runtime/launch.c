@@ -329,6 +329,8 @@ void sif_launch_free(struct sif_launch *l)
 	free(l->env_set);
 	free(l->path_prepend);
 	free(l->slurm_conf);
+	free(l->slurm_key);
+	free(l->slurm);
 	memset(l, 0, sizeof(*l));
 	l->image.fd = -1;
 }

@@ -19,6 +19,8 @@ enum sif_image_kind {
 	SIF_IMAGE_DIR,        /* a directory (sandbox) */
 };
 
+struct sif_slurm;
+
 struct sif_image_ref {
 	char *path;                 /* as given */
 	char *realpath;             /* absolute, links resolved (directories) */
@@ -38,6 +40,7 @@ struct sif_bind {
 	bool ro;
 	const char *why;            /* what asked for it, in traces and errors (static;
 	                             * NULL: "--bind") */
+	bool slurm;                 /* --slurm's (the share's shape has slurm_key instead) */
 };
 
 enum sif_verb { SIF_VERB_EXEC, SIF_VERB_RUN, SIF_VERB_SHELL };
@@ -76,6 +79,8 @@ struct sif_launch {
 	/* --slurm (hostslurm.c): set inside, in the environment */
 	char *path_prepend;         /* put first on PATH (after --env), or NULL */
 	char *slurm_conf;           /* SLURM_CONF (before --env), or NULL */
+	char *slurm_key;            /* what its binds are made of, for the share's shape */
+	struct sif_slurm *slurm;    /* its binds still to add (sif_slurm_binds), or NULL */
 
 	int verbose;                /* -v: trace each namespace and mount step */
 	const char *sessiondir;     /* an empty directory to build the root on */

@@ -635,13 +635,8 @@ static int prepare_mountpoints(struct sif_session *s, const struct mountpoint *m
 	return mount_overlay(s, err);
 }
 
-int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
+int sif_session_begin(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
 {
-	static const char *const etc[] = {"/etc/hosts", "/etc/resolv.conf", "/etc/localtime"};
-	struct mountpoint mp[SIF_MAX_BINDS + 16];
-	size_t nmp = 0;
-	char lower[PATH_MAX], path[PATH_MAX];
-	bool bind_cwd = false;
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -655,9 +650,6 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 	strcpy(s->dir, l->sessiondir);
 	strcpy(s->root, l->sessiondir);
 	strcat(s->root, "/root");
-	if (l->nbinds > SIF_MAX_BINDS)
-		return sif_err_set(err, E2BIG, "%zu binds: at most %d are allowed", l->nbinds,
-		                   SIF_MAX_BINDS);
 
 	/* the sources exist before anything is set up */
 	for (size_t i = 0; i < l->nbinds; i++)
@@ -673,18 +665,32 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 
 	/* the same root, live already? then no namespace, mount or server of
 	 * our own is needed */
-	if (l->share) {
-		r = sif_share_join(l, s, err);
-		if (r < 0)
-			return r;
-		if (r > 0) {
-			/* in the container's mount namespace: the root is / */
-			s->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (s->rootfd < 0)
-				return sif_err_set(err, errno, "open the shared root: %s", strerror(errno));
-			return 0;
-		}
-	}
+	if (!l->share)
+		return 0;
+	r = sif_share_join(l, s, err);
+	if (r <= 0)
+		return r;
+	/* in the container's mount namespace: the root is / */
+	s->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0)
+		return sif_err_set(err, errno, "open the shared root: %s", strerror(errno));
+	return 1;
+}
+
+int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct sif_err *err)
+{
+	static const char *const etc[] = {"/etc/hosts", "/etc/resolv.conf", "/etc/localtime"};
+	struct mountpoint mp[SIF_MAX_BINDS + 16];
+	size_t nmp = 0;
+	char lower[PATH_MAX], path[PATH_MAX];
+	bool bind_cwd = false;
+	int r;
+
+	if (s->joined)
+		return 0;
+	if (l->nbinds > SIF_MAX_BINDS)
+		return sif_err_set(err, E2BIG, "%zu binds: at most %d are allowed", l->nbinds,
+		                   SIF_MAX_BINDS);
 
 	/* setting up: can this machine do it at all?  (A launch that joins
 	 * needs neither a new user namespace nor /dev/fuse.) */

@@ -118,7 +118,11 @@ static int shape_of(const struct sif_launch *l, char out[33])
 	put(&c, l->home_dst);
 	put(&c, l->host_cwd);
 	put(&c, l->pwd);
+	/* --slurm's binds by their key: a joiner never computes them */
+	put(&c, l->slurm_key);
 	for (size_t i = 0; i < l->nbinds; i++) {
+		if (l->binds[i].slurm)
+			continue;
 		put(&c, l->binds[i].src);
 		put(&c, l->binds[i].dst);
 		put(&c, l->binds[i].ro ? "ro" : "rw");

@@ -4,8 +4,8 @@
  * It executes a resolved launch plan (runtime/launch.h) and parses no
  * configuration.  Sequence for one launch:
  *
- *   sif_session_setup()   joins a live root of the same shape (share.c), or:
- *                         sif_preflight() (can this machine do it at all?
+ *   sif_session_begin()   joins a live root of the same shape (share.c), or
+ *   sif_session_setup()   sif_preflight() (can this machine do it at all?
  *                         one clear line if not), user + mount namespace,
  *                         image served by FUSE, root assembled (overlay,
  *                         /proc, /sys, /dev, /tmp, $HOME, binds, cwd, /etc files)
@@ -43,6 +43,12 @@ struct sif_session {
 };
 
 int sif_preflight(const struct sif_launch *l, struct sif_err *err);
+/* Initialise S and join a live root of the same shape (share.c): 1 when
+ * joined (sif_session_setup then has nothing to do), 0 when this launch
+ * sets the root up (having claimed the share name, if sharing), or a
+ * negative errno. */
+int sif_session_begin(const struct sif_launch *l, struct sif_session *s, struct sif_err *err);
+/* After sif_session_begin: set the root up, unless joined. */
 int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct sif_err *err);
 /* Write CONTENT as the file PATH inside the root (resolved inside it). */
 int sif_session_write(struct sif_session *s, const char *path, const char *content,

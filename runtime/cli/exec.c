@@ -580,7 +580,11 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	if (verb == SIF_VERB_RUN && !l.pwd)
 		l.pwd = workdir = sif_image_workdir(&l.image);
 
-	if (sif_session_setup(&l, &s, &err) < 0)
+	r = sif_session_begin(&l, &s, &err);
+	if (r < 0)
+		goto fail_session;
+	/* --slurm's binds: for a root set up here, not for one joined */
+	if (r == 0 && (sif_slurm_binds(&l, &err) < 0 || sif_session_setup(&l, &s, &err) < 0))
 		goto fail_session;
 	if (!s.joined && !l.fakeroot && write_identity(&s, &l, &err) < 0)
 		goto fail_session;

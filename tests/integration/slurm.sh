@@ -241,6 +241,27 @@ if grep -q "mount: bind .* on /.sif/slurm/bin/squeue read-only (--slurm)" <<<"$E
 else
 	not_ok "--slurm -v trace" "$(grep -- '--slurm\|slurm:' <<<"$ERR" | head -n 20)"
 fi
+# a launch that joins a live --slurm root computes none of its binds (the
+# library closure): the holder's root has them, and squeue runs there
+"$SIF" exec --slurm --share-tag slurm-join "$IMG" sleep 20 </dev/null >/dev/null 2>&1 &
+holder_job=$!
+sleep 2
+run "$SIF" exec -v --slurm --share-tag slurm-join "$IMG" sh -c 'squeue -h -o %u >/dev/null && command -v squeue'
+if [ "$RC" -eq 0 ] && [ "$OUT" = /.sif/slurm/bin/squeue ] && grep -q 'share: joined the live mount' <<<"$ERR" &&
+   ! grep -q '(--slurm)\|slurm: .* commands from' <<<"$ERR"; then
+	ok "--slurm joining a live --slurm root: squeue runs, and no bind or library closure is computed"
+else
+	not_ok "--slurm join" "exit $RC" "$OUT" "$(grep -v 'debug: mount' <<<"$ERR" | head -n 20)"
+fi
+run "$SIF" exec --no-slurm --share-tag slurm-join "$IMG" true
+if [ "$RC" -eq 255 ] && [ -z "$OUT" ] && [ "$(grep -c '' <<<"$ERR")" -eq 1 ] &&
+   grep -q '^sif: error: --share-tag slurm-join: .*other options' <<<"$ERR"; then
+	ok "  ... and one without --slurm under its tag: one line (other options)"
+else
+	not_ok "--share-tag of a --slurm root without --slurm" "exit $RC" "$OUT" "$ERR"
+fi
+kill "$holder_job" 2>/dev/null
+wait "$holder_job" 2>/dev/null
 id=$(submit "S=\"$SIF\"; I=\"$IMG\"
 \$S exec --slurm \$I squeue -h -j \$SLURM_JOB_ID -o '%i %u %T' >\"$W/data/squeue\" 2>&1
 \$S exec --slurm \$I srun -n 1 sh -c 'echo \"step \$SLURM_STEP_ID of \$SLURM_JOB_ID\"' >\"$W/data/srun\" 2>&1
