@@ -258,6 +258,22 @@ static pid_t start_child(struct child_args *a)
 	return pid;
 }
 
+/* A message of the image server's (share.c: "W" and a warning line, the
+ * image is damaged, say) on our membership socket: printed as it came.
+ * -1 when the holder is gone: nothing more to hear. */
+static int relay_server_warning(int member)
+{
+	char buf[1024];
+	ssize_t n = recv(member, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return -1;
+	if (n > 1 && buf[0] == 'W' && write(STDERR_FILENO, buf + 1, (size_t)n - 1) < 0) {
+		/* nowhere to say it */
+	}
+	return 0;
+}
+
 int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_fn prepare,
                     void *ctx, struct sif_err *err)
 {
@@ -310,14 +326,17 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 	/* Signals (signalfd) and, with --pid, the init's word that the payload
 	 * stopped.  Signals the terminal sent reached the payload's process
 	 * group already; only those sent to the launcher itself are relayed. */
-	int stop_r = stopfd[0];
+	int stop_r = stopfd[0], member = s->member_fd;
 	for (;;) {
-		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = stop_r, .events = POLLIN}};
+		struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = stop_r, .events = POLLIN},
+		                       {.fd = member, .events = POLLIN}};
 		struct signalfd_siginfo si;
 		char c;
 
-		if (poll(pf, stop_r >= 0 ? 2 : 1, -1) < 0)
+		if (poll(pf, 3, -1) < 0)
 			continue;
+		if (member >= 0 && pf[2].revents && relay_server_warning(member) < 0)
+			member = -1;
 		if (stop_r >= 0 && pf[1].revents) {
 			if (read(stop_r, &c, 1) == 1) {
 				raise(SIGSTOP);   /* job control: stop with the payload */

@@ -324,7 +324,7 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 	const struct sif_launch *l = s->l;
 	struct sif_fuse *f = NULL;
 	char msg[PATH_MAX + 160], opts[256];
-	int fusefd = -1, sv[2], r;
+	int fusefd = -1, sv[2], wp[2] = {-1, -1}, r;
 	pid_t pid;
 
 	if (l->image.kind != SIF_IMAGE_DIR) {
@@ -358,11 +358,20 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 		goto fail;
 	}
 
+	/* the server's stderr: relayed to the members by the holder */
+	if (pipe2(wp, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = sif_err_set(err, errno, "pipe: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		goto fail;
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = sif_err_set(err, errno, "fork the image server: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		close(wp[0]);
+		close(wp[1]);
 		goto fail;
 	}
 	if (pid == 0) {
@@ -375,9 +384,11 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 		if (null >= 0) {
 			dup2(null, 0);
 			dup2(null, 1);
-			dup2(null, 2);
 		}
-		int keep[] = {fusefd, l->image.fd, sv[1], s->listen_fd};
+		/* non-blocking: a full pipe loses a warning, never stops the
+		 * server, which alone empties it */
+		dup2(wp[1], 2);
+		int keep[] = {fusefd, l->image.fd, sv[1], s->listen_fd, wp[0]};
 		close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 		sigset_t all;
 		sigfillset(&all);
@@ -393,11 +404,13 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 		 * 86 -> 90-93 ms; cold 281 -> 269 ms, within noise). */
 		if (fusefd >= 0)
 			fcntl(fusefd, F_SETFL, fcntl(fusefd, F_GETFL) | O_NONBLOCK);
-		sif_holder_run(f, sv[1], s->listen_fd, l->linger);
+		sif_holder_run(f, sv[1], s->listen_fd, l->linger, wp[0]);
 		sif_fuse_close(f);
 		_exit(0);
 	}
 	close(sv[1]);
+	close(wp[0]);
+	close(wp[1]);
 	s->member_fd = sv[0];
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);   /* the holder's now */

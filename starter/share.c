@@ -443,9 +443,32 @@ static ssize_t recv_member(int c, char *buf, size_t len, int *fd)
 	return n;
 }
 
-void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
+#define M0 3   /* the first member's slot in the holder's poll set */
+
+/* The server's warnings (its stderr, a pipe: the holder outlives the
+ * launch that started it, and must not hold the caller's terminal or pipe
+ * open) go to the members alive, as "W" messages their launchers print
+ * (a damaged image: what cannot be read fails with EIO, and says so). */
+static void relay_warnings(struct pollfd *w, const struct pollfd *members, int n)
 {
-	struct pollfd *p = calloc(MAX_MEMBERS + 2, sizeof(*p));
+	char buf[1024];
+	ssize_t r = read(w->fd, buf + 1, sizeof(buf) - 1);
+
+	if (r <= 0) {
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			w->fd = -1;   /* gone: poll no more */
+		return;
+	}
+	buf[0] = 'W';
+	for (int i = 0; i < n; i++)
+		if (send(members[i].fd, buf, (size_t)r + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* that member is gone or busy: the warning is lost for it */
+		}
+}
+
+void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger, int warnfd)
+{
+	struct pollfd *p = calloc(MAX_MEMBERS + M0, sizeof(*p));
 	char cwd[PATH_MAX + 40] = "";   /* "R", the root's shape, its cwd */
 	int nmembers = 1;
 	long deadline = -1;
@@ -465,13 +488,16 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	/* [0] FUSE, [1] the listening socket, [2..] members ([2] the creator) */
+	/* [0] FUSE, [1] the listening socket, [2] the server's warnings,
+	 * [M0..] members ([M0] the creator) */
 	p[0].fd = f ? sif_fuse_fd(f) : -1;
 	p[0].events = POLLIN;
 	p[1].fd = -1;
 	p[1].events = POLLIN;
-	p[2].fd = creator;
+	p[2].fd = warnfd;
 	p[2].events = POLLIN;
+	p[M0].fd = creator;
+	p[M0].events = POLLIN;
 
 	for (;;) {
 		int timeout = -1;
@@ -481,7 +507,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 				break;
 			timeout = (int)left;
 		}
-		int r = poll(p, (nfds_t)(2 + nmembers), timeout);
+		int r = poll(p, (nfds_t)(M0 + nmembers), timeout);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r <= 0)
@@ -490,6 +516,8 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 			if ((p[0].revents & (POLLERR | POLLNVAL)) || sif_fuse_process_one(f) < 0)
 				break;   /* the mount is gone */
 		}
+		if (p[2].revents)
+			relay_warnings(&p[2], p + M0, nmembers);
 		if (p[1].revents & POLLIN) {
 			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 			if (c >= 0 && (nmembers >= MAX_MEMBERS || !peer_is_me(c))) {
@@ -498,13 +526,13 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 			}
 			if (c >= 0) {
 				welcome(c, cwd + 1, mntns);
-				p[2 + nmembers].fd = c;
-				p[2 + nmembers].events = POLLIN;
-				p[2 + nmembers].revents = 0;
+				p[M0 + nmembers].fd = c;
+				p[M0 + nmembers].events = POLLIN;
+				p[M0 + nmembers].revents = 0;
 				nmembers++;
 			}
 		}
-		for (int i = 2; i < 2 + nmembers; i++) {
+		for (int i = M0; i < M0 + nmembers; i++) {
 			char buf[PATH_MAX + 40];
 			ssize_t n;
 			if (!p[i].revents)
@@ -527,7 +555,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger)
 				continue;
 			/* a member ended */
 			close(p[i].fd);
-			p[i] = p[2 + nmembers - 1];
+			p[i] = p[M0 + nmembers - 1];
 			nmembers--;
 			i--;
 			if (nmembers == 0) {

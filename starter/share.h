@@ -23,8 +23,9 @@ int sif_share_join(const struct sif_launch *l, struct sif_session *s, struct sif
 int sif_share_publish(struct sif_session *s, struct sif_err *err);
 /* The holder's loop: serve F (NULL for a directory image), the creator's
  * membership socket and, once ready, the listening socket LFD the creator
- * claimed for joiners (-1: none); return when the mount is gone, or LINGER
- * seconds after the last member left. */
-void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger);
+ * claimed for joiners (-1: none); pass what the server writes to WARNFD's
+ * other end (its stderr) to the members as "W" messages; return when the
+ * mount is gone, or LINGER seconds after the last member left. */
+void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger, int warnfd);
 
 #endif

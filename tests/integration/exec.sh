@@ -473,6 +473,9 @@ grep -q '^frag 1$' <<<"$OUT" && grep -q 'Input/output error' <<<"$ERR" &&
 [ "$RC" -eq 0 ] && [ "$(tail -1 <<<"$OUT")" = intact ] && wait_quiet &&
 	ok "  ... the image server survives (the rest still reads) and ends after the linger" ||
 	not_ok "hostile image: server" "$RC $OUT $ERR $(ps -u "$(id -u)" -o pid,comm)"
+[ "$(grep -c "^sif: warning: the image's squashfs filesystem is damaged" <<<"$ERR")" -eq 1 ] &&
+	ok "  ... and the launcher says once that the image is damaged (the server's warning, relayed)" ||
+	not_ok "hostile image: the server's warning" "$ERR"
 
 # ---- tracing ---------------------------------------------------------------------------------
 run "$SIF" exec -v --no-share "$IMG" true
