@@ -784,6 +784,8 @@ int sif_session_setup(const struct sif_launch *l, struct sif_session *s, struct 
 	}
 	if (bind_cwd)
 		mp[nmp++] = (struct mountpoint){l->host_cwd, true};
+	if (l->share)
+		mp[nmp++] = (struct mountpoint){SIF_SHARE_MARKER, false};
 	r = prepare_mountpoints(s, mp, nmp, err);
 	if (r < 0)
 		return r;
@@ -847,6 +849,14 @@ int sif_session_finish(struct sif_session *s, struct sif_err *err)
 		r = bind_into(s, l->host_cwd, l->host_cwd, false, true, false,
 		              "bind the working directory", err);
 		if (r < 0)
+			return r;
+	}
+	/* what shaped the root, for joiners to check (share.c) */
+	if (l->share) {
+		char marker[SIF_SHARE_MARKER_LEN + 1];
+		if ((r = sif_share_marker(l, marker)) < 0)
+			return sif_err_set(err, -r, "describe the root for sharing: %s", strerror(-r));
+		if ((r = sif_session_write(s, SIF_SHARE_MARKER, marker, err)) < 0)
 			return r;
 	}
 	if (!l->writable_tmpfs) {

@@ -131,6 +131,16 @@ static int shape_of(const struct sif_launch *l, char out[33])
 	return 0;
 }
 
+int sif_share_marker(const struct sif_launch *l, char out[SIF_SHARE_MARKER_LEN + 1])
+{
+	char hex[33];
+	int r = shape_of(l, hex);
+	if (r < 0)
+		return r;
+	snprintf(out, SIF_SHARE_MARKER_LEN + 1, "sif-share-2 %s\n", hex);
+	return 0;
+}
+
 int sif_share_name(const struct sif_launch *l, char name[SIF_SHARE_NAME_MAX])
 {
 	char hex[33];
@@ -334,6 +344,26 @@ again:
 		close(fd);
 		return sif_err_advise(err, EPROTO, "join the shared mount %s: no container root there "
 		                      "(retry with --no-share)", name + 1);
+	}
+	/* ... and it is this image's with these options: the marker only the
+	 * launch that set the root up could bind there (read-only, from its
+	 * session tmpfs) says so.  The payloads of every container run in its
+	 * mount namespace, and one of another image (a hostile one) could
+	 * squat this name and offer its own; it cannot write the marker. */
+	char want[SIF_SHARE_MARKER_LEN + 1], got[SIF_SHARE_MARKER_LEN + 2];
+	int mfd = open(SIF_SHARE_MARKER, O_RDONLY | O_CLOEXEC);
+	ssize_t got_n = -1;
+	if (mfd >= 0) {
+		if (fstatfs(mfd, &sf) == 0 && sf.f_type == TMPFS_MAGIC)
+			got_n = read(mfd, got, sizeof(got));
+		close(mfd);
+	}
+	if (sif_share_marker(l, want) < 0 || got_n != SIF_SHARE_MARKER_LEN ||
+	    memcmp(got, want, SIF_SHARE_MARKER_LEN) != 0) {
+		close(fd);
+		return sif_err_advise(err, EPROTO, "join the shared mount %s: the root offered under "
+		                      "this name is not this image's with these options (another "
+		                      "program holds the name): retry with --no-share", name + 1);
 	}
 	s->member_fd = fd;
 	s->joined = true;

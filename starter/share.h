@@ -13,6 +13,13 @@
 struct sif_session;
 struct sif_fuse;
 
+/* The file in a shared root that says what shaped it, written by the
+ * launch that set it up (a read-only bind from its session tmpfs), and
+ * its content for L: "sif-share-2 " and 32 hex digits, a newline. */
+#define SIF_SHARE_MARKER "/.sif/share"
+#define SIF_SHARE_MARKER_LEN 45
+int sif_share_marker(const struct sif_launch *l, char out[SIF_SHARE_MARKER_LEN + 1]);
+
 /* The abstract socket name for L's root; returns its length, <0 on error. */
 int sif_share_name(const struct sif_launch *l, char name[SIF_SHARE_NAME_MAX]);
 /* Join a live mount for L: 1 when joined (S ready to run), 0 when there is

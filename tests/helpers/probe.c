@@ -4,12 +4,96 @@
  * linked statically so that it runs in any image (it is bound in).
  *   sif-probe tiocsti   push a character into the terminal on fd 0 with
  *                       TIOCSTI; prints "refused: ERRNO-NAME" or "accepted"
+ *   sif-probe squat NAME
+ *                       a payload squatting another root's share name (the
+ *                       abstract unix socket NAME): read the welcome its
+ *                       holder sends, wait until that holder is gone, take
+ *                       the name, print "squatting", and answer the next
+ *                       launch with the same welcome but this container's
+ *                       own user and mount namespaces; exits when that
+ *                       launch hangs up (or after 30 s)
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
+#include <unistd.h>
+
+static socklen_t abstract(struct sockaddr_un *a, const char *name)
+{
+	size_t n = strlen(name);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (n > sizeof(a->sun_path) - 1)
+		n = sizeof(a->sun_path) - 1;
+	memcpy(a->sun_path + 1, name, n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+static int squat(const char *name)
+{
+	struct sockaddr_un a;
+	socklen_t len = abstract(&a, name);
+	char msg[8192];
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	/* the holder's welcome: the root's shape and cwd (its descriptors
+	 * are closed at exit) */
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, len) < 0 ||
+	    (n = recv(fd, msg, sizeof(msg), 0)) <= 32) {
+		perror("sif-probe: squat: the holder's welcome");
+		return 1;
+	}
+	close(fd);
+	/* the name, once the holder has let it go */
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	for (int i = 0; lfd >= 0 && bind(lfd, (struct sockaddr *)&a, len) < 0; i++) {
+		if (errno != EADDRINUSE || i > 600) {
+			perror("sif-probe: squat: bind");
+			return 1;
+		}
+		usleep(50000);
+	}
+	if (lfd < 0 || listen(lfd, 8) < 0) {
+		perror("sif-probe: squat: listen");
+		return 1;
+	}
+	puts("squatting");
+	fflush(stdout);
+	struct pollfd pf = {.fd = lfd, .events = POLLIN};
+	if (poll(&pf, 1, 30000) <= 0)
+		return 1;
+	int c = accept(lfd, NULL, NULL);
+	int ns[2] = {open("/proc/self/ns/user", O_RDONLY), open("/proc/self/ns/mnt", O_RDONLY)};
+	char cbuf[CMSG_SPACE(sizeof(ns))];
+	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	                   .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	if (c < 0 || ns[0] < 0 || ns[1] < 0) {
+		perror("sif-probe: squat: accept");
+		return 1;
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(ns));
+	memcpy(CMSG_DATA(cm), ns, sizeof(ns));
+	if (sendmsg(c, &m, MSG_NOSIGNAL) < 0) {
+		perror("sif-probe: squat: sendmsg");
+		return 1;
+	}
+	pf.fd = c;
+	poll(&pf, 1, 30000);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -23,6 +107,8 @@ int main(int argc, char **argv)
 		       errno == ENOTTY ? "ENOTTY" : strerror(errno));
 		return 0;
 	}
-	fprintf(stderr, "usage: sif-probe tiocsti\n");
+	if (argc == 3 && strcmp(argv[1], "squat") == 0)
+		return squat(argv[2]);
+	fprintf(stderr, "usage: sif-probe tiocsti | squat NAME\n");
 	return 2;
 }

@@ -344,6 +344,33 @@ if [ -d /sys/fs/fuse/connections ] && [ -n "$(ls /sys/fs/fuse/connections 2>/dev
 	expect_fail "--share-tag with other options: a clear error" "$SIF" exec --share-tag rank-test -B "$TMP/data:/data" "$IMG" true
 	grep -q 'used other options' <<<"$ERR" && ok "  ... that names the cause" || not_ok "tag mismatch message" "$ERR"
 	wait $tagged
+	# A payload of another root squats a tag's name once its holder is gone
+	# and answers with its own container's namespaces (they pass every
+	# ownership check): the next launch under the tag must refuse that
+	# root (its marker, /.sif/share, is of other options), not run in it.
+	if [ -n "${SIF_PROBE:-}" ] && [ -x "$SIF_PROBE" ]; then
+		"$SIF" exec --share-tag squat-victim "$IMG" sh -c 'echo ready; sleep 1' >"$TMP/victim" 2>&1 &
+		victim=$!
+		for i in $(seq 100); do grep -q ready "$TMP/victim" && break; sleep 0.1; done
+		run "$SIF" exec -v --share-tag squat-victim "$IMG" true
+		name=$(sed -n 's/.*joined the live mount \(sif-[0-9a-z-]*\).*/\1/p' <<<"$ERR")
+		"$SIF" exec -B "$SIF_PROBE:/bin/sif-probe" -B "$TMP/data:/data" "$IMG" /bin/sif-probe squat "$name" \
+			>"$TMP/squat" 2>&1 &
+		squatter=$!
+		wait $victim
+		for i in $(seq 300); do grep -q squatting "$TMP/squat" && break; sleep 0.1; done
+		run "$SIF" exec --share-tag squat-victim "$IMG" cat /etc/motd
+		if [ -n "$name" ] && grep -q squatting "$TMP/squat" && [ "$RC" -eq 255 ] && [ -z "$OUT" ] &&
+		   [ "$(grep -c '' <<<"$ERR")" -eq 1 ] && grep -q "is not this image's with these options" <<<"$ERR"; then
+			ok "a payload squatting a share name with its own container's namespaces: the next launch refuses that root"
+		else
+			not_ok "share name squatted from a container" "name '$name'" "$(cat "$TMP/squat")" "exit $RC" "$OUT" "$ERR"
+		fi
+		kill $squatter 2>/dev/null
+		wait $squatter 2>/dev/null
+	else
+		skip "SIF_PROBE (tests/helpers/sif-probe) not given: a squatted share name not tested"
+	fi
 	# the first launch dies by kill -9: a member that joined keeps working
 	"$SIF" exec "$IMG" sh -c 'echo ready; sleep 2; cat /etc/motd' >"$TMP/second" 2>&1 &
 	second=$!

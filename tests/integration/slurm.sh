@@ -218,9 +218,9 @@ st=$(wait_job "$id")
 # ---- (d) --slurm: the host's Slurm commands inside, with the host's libraries ----------
 # The image is a static busybox: no C library, no loader of its own.  What
 # runs the host's squeue there can only be the host's loader and libraries.
-run "$SIF" exec "$IMG" sh -c 'ls /lib /lib64 /usr/lib 2>/dev/null | grep -c "^libc\.so\|^ld-linux"; command -v squeue; ls -d /.sif'
+run "$SIF" exec "$IMG" sh -c 'ls /lib /lib64 /usr/lib 2>/dev/null | grep -c "^libc\.so\|^ld-linux"; command -v squeue; ls -d /.sif/slurm'
 if [ "$(printf '%s\n' "$OUT" | head -n 1)" = 0 ] && [ "$(printf '%s\n' "$OUT" | grep -c .)" -eq 1 ]; then
-	ok "without --slurm: the image has no C library, no squeue and no /.sif"
+	ok "without --slurm: the image has no C library, no squeue and no /.sif/slurm"
 else
 	not_ok "without --slurm" "exit $RC" "$OUT" "$ERR"
 fi
