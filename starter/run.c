@@ -58,6 +58,49 @@ static bool relay_next(const sigset_t *set, pid_t target)
 	return false;
 }
 
+/* The parent of process P (from /proc/P/stat), or -1. */
+static pid_t parent_of(pid_t p)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *e = strrchr(buf, ')');   /* after the name, which may hold anything */
+	int ppid;
+	return e && sscanf(e + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
+}
+
+/* Was a signal from SENDER sent to the whole Slurm job step?  slurmstepd
+ * signals every process of the step it tracks (scancel, srun's
+ * forwarding, time limits), the payload included, so relaying what it
+ * sent the launcher would deliver it twice, and a second SIGTERM or
+ * SIGINT means "abort now" to mpirun and others.  True when SENDER is an
+ * ancestor of this launcher named slurmstepd, inside a Slurm job. */
+static bool from_slurm_step(pid_t sender)
+{
+	if (sender <= 1 || !getenv("SLURM_JOB_ID"))
+		return false;
+	pid_t p = getppid();
+	for (int depth = 0; p > 1 && depth < 32; depth++, p = parent_of(p)) {
+		if (p != sender)
+			continue;
+		char path[64], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)p);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		return n > 0 && strncmp(comm, "slurmstepd", 10) == 0;
+	}
+	return false;
+}
+
 /* A failure before exec: one message to the launcher through the pipe. */
 static __attribute__((noreturn, format(printf, 2, 3))) void child_fail(int pipefd, const char *fmt, ...)
 {
@@ -348,7 +391,11 @@ int sif_session_run(struct sif_session *s, char *const argv[], sif_prepare_env_f
 		if (!(pf[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo != SIGCHLD) {
-			if (si.ssi_code != SI_KERNEL)
+			bool step = si.ssi_code != SI_KERNEL && from_slurm_step((pid_t)si.ssi_pid);
+			sif_trace(l, "signal: %s from pid %d: %s", strsignal((int)si.ssi_signo),
+			          (int)si.ssi_pid, si.ssi_code == SI_KERNEL ? "the terminal's, not relayed" :
+			          step ? "slurmstepd signals the whole step: not relayed" : "relayed");
+			if (si.ssi_code != SI_KERNEL && !step)
 				kill(pid, (int)si.ssi_signo);
 			continue;
 		}

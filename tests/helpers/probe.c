@@ -12,10 +12,16 @@
  *                       launch with the same welcome but this container's
  *                       own user and mount namespaces; exits when that
  *                       launch hangs up (or after 30 s)
+ *   sif-probe count-usr1 SECONDS
+ *                       print "ready", count the SIGUSR1s delivered in
+ *                       SECONDS (each one as it comes: none merge while
+ *                       the handler waits), then print "count N"
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,34 @@
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t usr1s;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1s++;
+}
+
+static int count_usr1(int seconds)
+{
+	struct sigaction sa = {.sa_handler = on_usr1};
+	struct timespec end, now;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	puts("ready");
+	fflush(stdout);
+	do {
+		struct timespec d = {0, 20 * 1000 * 1000};
+		nanosleep(&d, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	printf("count %d\n", (int)usr1s);
+	return 0;
+}
 
 static socklen_t abstract(struct sockaddr_un *a, const char *name)
 {
@@ -109,6 +143,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && strcmp(argv[1], "squat") == 0)
 		return squat(argv[2]);
-	fprintf(stderr, "usage: sif-probe tiocsti | squat NAME\n");
+	if (argc == 3 && strcmp(argv[1], "count-usr1") == 0)
+		return count_usr1(atoi(argv[2]));
+	fprintf(stderr, "usage: sif-probe tiocsti | squat NAME | count-usr1 SECONDS\n");
 	return 2;
 }

@@ -136,6 +136,29 @@ else
 	fi
 fi
 
+# ---- (b') a signal Slurm sends the step reaches the payload once --------------------
+# slurmstepd signals every process of the step, the payload included: the
+# launcher must not relay it again (a second SIGTERM or SIGINT is "abort
+# now" to mpirun and others).  A signal sent to the launcher by anyone
+# else is still relayed.  sif-probe counts each SIGUSR1 as it comes.
+if [ -n "${SIF_PROBE:-}" ] && [ -x "$SIF_PROBE" ]; then
+	rm -f data/usr1
+	id=$(submit "srun -n 1 \"$SIF\" exec -B \"$SIF_PROBE:/bin/sif-probe\" \"$IMG\" /bin/sif-probe count-usr1 6 >\"$W/data/usr1\"")
+	for _ in $(seq 300); do grep -q ready data/usr1 2>/dev/null && break; sleep 0.1; done
+	sleep 0.5
+	scancel --signal=USR1 "$id"
+	st=$(wait_job "$id" 30)
+	[ "$(tail -n 1 data/usr1 2>/dev/null)" = "count 1" ] &&
+		ok "scancel --signal=USR1 of a step: the payload gets it once, not again from the launcher" ||
+		not_ok "scancel --signal=USR1" "job: $st" "$(cat data/usr1 "job$n_script.log" 2>&1)"
+	run srun -n 1 sh -c "\"$SIF\" exec -B \"$SIF_PROBE:/bin/sif-probe\" \"$IMG\" /bin/sif-probe count-usr1 4 & p=\$!; sleep 2; kill -USR1 \$p; wait \$p"
+	[ "$RC" -eq 0 ] && [ "$(tail -n 1 <<<"$OUT")" = "count 1" ] &&
+		ok "  ... and kill -USR1 of the launcher inside a step: relayed to the payload, once" ||
+		not_ok "kill -USR1 of the launcher in a step" "exit $RC" "$OUT" "$ERR"
+else
+	skip "SIF_PROBE (tests/helpers/sif-probe) not given: signals of a Slurm step not counted"
+fi
+
 # ---- (c) srun -n 2: each task sees its rank and step ---------------------------------
 run srun -n 2 -D "$W" "$SIF" exec "$IMG" sh -c 'echo "$SLURM_PROCID $SLURM_STEP_ID $SLURM_NTASKS $SLURM_JOB_ID"'
 ranks=$(printf '%s\n' "$OUT" | cut -d' ' -f1 | sort | paste -sd ' ')
