@@ -460,14 +460,16 @@ else
 fi
 
 # ---- a hostile image: what libsquashfuse would take on trust is checked --------------------------
-# Tables left uncompressed (-noI -noD -noF -noX) so that they can be patched: the entry "f" of /d
+# Tables left uncompressed (-noI -noF -noX) so that they can be patched: the entry "f" of /d
 # claims a 60000-byte name (libsquashfuse copies what its block holds of it, here the rest of the
 # listing, into a 257-byte buffer in readdir and lookup), and the fragment index of /small lies
-# past the fragment table (an out-of-bounds read).
+# past the fragment table (an out-of-bounds read).  /big has 4 compressed data blocks: the
+# second's bytes are damaged, the last claims 16 MiB.
 mkroot hostile
 mkdir -p hostile/d && echo f >hostile/d/f && echo small >hostile/small && echo intact >hostile/ok
+seq 1 70000 >hostile/big   # 4 blocks of 128 KiB (the last one short; no fragment)
 for i in $(seq 100 300); do : >hostile/d/g$i; done
-mksquashfs hostile hostile.sqfs -quiet -no-progress -noappend -all-root -noI -noD -noF -noX >/dev/null
+mksquashfs hostile hostile.sqfs -quiet -no-progress -noappend -all-root -noI -noF -noX >/dev/null
 python3 - hostile.sqfs <<'PY'
 import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
@@ -489,14 +491,28 @@ def listing(ref):     # name -> (inode ref, position of the entry) of a (small) 
 top = listing(root)
 struct.pack_into("<H", b, listing(top["d"][0])["f"][1] + 6, 59999)   # the name's size - 1
 struct.pack_into("<I", b, md(itab, top["small"][0]) + 20, 1000)       # the fragment index
+big = md(itab, top["big"][0])
+start, = struct.unpack_from("<I", b, big + 16)
+frag, _, _, *sizes = struct.unpack_from("<IIIIIII", b, big + 20)
+assert frag == 0xffffffff and all(n >> 24 == 0 for n in sizes)            # 4 blocks, compressed
+at = start + sizes[0] + sizes[1] // 2
+b[at:at + 64] = b"\xa5" * 64                                              # inside the 2nd block
+struct.pack_into("<I", b, big + 44, 0xfffffe)                             # the 4th: 16 MiB
 open(sys.argv[1], "wb").write(b)
 PY
 wait_quiet
-run "$SIF" exec hostile.sqfs sh -c 'echo "ls $(ls /d | wc -l)"; cat /d/f; echo "cat $?"; cat /small; echo "frag $?"; cat /ok'
+run "$SIF" exec hostile.sqfs sh -c 'echo "ls $(ls /d | wc -l)"; cat /d/f; echo "cat $?"; cat /small; echo "frag $?"
+	echo "head $(head -n 3 /big | tr "\n" " ")"; cat /big >/dev/null; echo "big $?"
+	for k in 32 64 96; do echo "block $k $(dd if=/big bs=4096 skip=$k count=1 2>/dev/null | wc -c)"; done
+	cat /ok'
 grep -q '^ls 0$' <<<"$OUT" && grep -q '^cat 1$' <<<"$OUT" && grep -q '/d/f.*Input/output error' <<<"$ERR" &&
 	ok "a hostile image: an entry claiming a 60000-byte name is an I/O error" || not_ok "hostile name" "$RC $OUT $ERR"
 grep -q '^frag 1$' <<<"$OUT" && grep -q 'Input/output error' <<<"$ERR" &&
 	ok "  ... and a fragment past the fragment table too" || not_ok "hostile fragment" "$RC $OUT $ERR"
+grep -q '^head 1 2 3 $' <<<"$OUT" && grep -q '^big 1$' <<<"$OUT" && grep -q '^block 32 0$' <<<"$OUT" &&
+	grep -q '^block 64 4096$' <<<"$OUT" && grep -q '^block 96 0$' <<<"$OUT" &&
+	ok "  ... and damaged data blocks: the intact ones read, the others are I/O errors" ||
+	not_ok "hostile data blocks" "$RC $OUT $ERR"
 [ "$RC" -eq 0 ] && [ "$(tail -1 <<<"$OUT")" = intact ] && wait_quiet &&
 	ok "  ... the image server survives (the rest still reads) and ends after the linger" ||
 	not_ok "hostile image: server" "$RC $OUT $ERR $(ps -u "$(id -u)" -o pid,comm)"
