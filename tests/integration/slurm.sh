@@ -320,9 +320,9 @@ if [ -n "${SIF_SYSCONFDIR:-}" ] && [ -w "$CONF" ]; then
 	run "$SIF" exec "$IMG" sinfo -h -o %P
 	[ "$RC" -eq 0 ] && [ -n "$OUT" ] && ok "sif.conf 'slurm = yes': sinfo inside without --slurm" ||
 		not_ok "sif.conf slurm = yes" "exit $RC" "$OUT" "$ERR"
-	run "$SIF" exec --no-slurm "$IMG" sh -c 'command -v squeue; ls -d /.sif'
+	run "$SIF" exec --no-slurm "$IMG" sh -c 'command -v squeue; ls -d /.sif/slurm'
 	[ "$RC" -ne 0 ] && [ -z "$OUT" ] && ok "  ... --no-slurm: not there" || not_ok "--no-slurm" "exit $RC" "$OUT" "$ERR"
-	run env PATH=/nonexistent "$SIF" exec -v "$IMG" sh -c 'ls -d /.sif'
+	run env PATH=/nonexistent "$SIF" exec -v "$IMG" sh -c 'ls -d /.sif/slurm'
 	[ "$RC" -ne 0 ] && grep -q 'slurm: left out: .*no srun on PATH' <<<"$ERR" &&
 		ok "  ... a host without Slurm is left out (not an error), and -v says why" ||
 		not_ok "sif.conf slurm = yes without Slurm" "exit $RC" "$OUT" "$ERR"
