@@ -58,21 +58,28 @@ static bool relay_next(const sigset_t *set, pid_t target)
 	return false;
 }
 
-/* The parent of process P (from /proc/P/stat), or -1. */
-static pid_t parent_of(pid_t p)
+/* /proc/P/WHAT into BUF (NUL-terminated): its length, or -1. */
+static ssize_t read_proc(pid_t p, const char *what, char *buf, size_t len)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)p, what);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = read(fd, buf, len - 1);
 	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *e = strrchr(buf, ')');   /* after the name, which may hold anything */
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* The parent of process P (from /proc/P/stat), or -1. */
+static pid_t parent_of(pid_t p)
+{
+	char buf[512];
 	int ppid;
+	if (read_proc(p, "stat", buf, sizeof(buf)) <= 0)
+		return -1;
+	char *e = strrchr(buf, ')');   /* after the name, which may hold anything */
 	return e && sscanf(e + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
 }
 
@@ -90,13 +97,9 @@ static bool from_slurm_step(pid_t sender)
 	for (int depth = 0; p > 1 && depth < 32; depth++, p = parent_of(p)) {
 		if (p != sender)
 			continue;
-		char path[64], comm[32] = "";
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)p);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		return n > 0 && strncmp(comm, "slurmstepd", 10) == 0;
+		char comm[32];
+		return read_proc(p, "comm", comm, sizeof(comm)) > 0 &&
+		       strncmp(comm, "slurmstepd", 10) == 0;
 	}
 	return false;
 }
