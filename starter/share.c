@@ -131,13 +131,19 @@ static int shape_of(const struct sif_launch *l, char out[33])
 	return 0;
 }
 
+/* The marker's content for the shape HEX. */
+static void marker_of(const char hex[33], char out[SIF_SHARE_MARKER_LEN + 1])
+{
+	snprintf(out, SIF_SHARE_MARKER_LEN + 1, "sif-share-2 %s\n", hex);
+}
+
 int sif_share_marker(const struct sif_launch *l, char out[SIF_SHARE_MARKER_LEN + 1])
 {
 	char hex[33];
 	int r = shape_of(l, hex);
 	if (r < 0)
 		return r;
-	snprintf(out, SIF_SHARE_MARKER_LEN + 1, "sif-share-2 %s\n", hex);
+	marker_of(hex, out);
 	return 0;
 }
 
@@ -358,7 +364,8 @@ again:
 			got_n = read(mfd, got, sizeof(got));
 		close(mfd);
 	}
-	if (sif_share_marker(l, want) < 0 || got_n != SIF_SHARE_MARKER_LEN ||
+	marker_of(shape, want);   /* the shape checked against the welcome above */
+	if (got_n != SIF_SHARE_MARKER_LEN ||
 	    memcmp(got, want, SIF_SHARE_MARKER_LEN) != 0) {
 		close(fd);
 		return sif_err_advise(err, EPROTO, "join the shared mount %s: the root offered under "
