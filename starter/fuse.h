@@ -17,7 +17,9 @@ int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen);
 int sif_fuse_fd(struct sif_fuse *f);
 int sif_fuse_process_one(struct sif_fuse *f);
 
-/* Free what sif_fuse_open made (the launcher's copy after the fork). */
+/* Free what sif_fuse_open made (the launcher's copy after the fork); in
+ * the server, stop its pusher thread first, and when that does not end
+ * within a second, free nothing: the process's exit follows. */
 void sif_fuse_close(struct sif_fuse *f);
 
 #endif

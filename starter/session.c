@@ -398,7 +398,8 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 			_exit(1);
 		/* non-blocking: the holder waits in poll() alone, on the image's
 		 * requests and its members at once; a read finds a request or
-		 * returns EAGAIN, never blocks.  One thread: libsquashfuse has no
+		 * returns EAGAIN, never blocks.  One serving thread (the other one
+		 * only pushes programs ahead, see fuse.c): libsquashfuse has no
 		 * locking, and serving reads from a thread pool with a handle per
 		 * thread measured slower here (numpy import on a shared mount,
 		 * 86 -> 90-93 ms; cold 281 -> 269 ms, within noise). */

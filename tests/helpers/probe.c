@@ -16,6 +16,12 @@
  *                       print "ready", count the SIGUSR1s delivered in
  *                       SECONDS (each one as it comes: none merge while
  *                       the handler waits), then print "count N"
+ *   sif-probe resident FILE MS
+ *                       read the first 4 KiB of FILE (one READ at offset 0),
+ *                       then for up to MS milliseconds count its pages in
+ *                       the page cache (mincore), reading nothing more;
+ *                       print "resident N of M" (M the file's pages) once
+ *                       all are, or at the end
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -57,6 +65,44 @@ static int count_usr1(int seconds)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
 	printf("count %d\n", (int)usr1s);
+	return 0;
+}
+
+static int resident(const char *path, int ms)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char buf[4096];
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages, n = 0;
+	unsigned char *vec;
+	void *map;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0 || pread(fd, buf, sizeof(buf), 0) < 0) {
+		perror("sif-probe: resident");
+		return 1;
+	}
+	pages = ((size_t)st.st_size + (size_t)page - 1) / (size_t)page;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	vec = malloc(pages);
+	if (map == MAP_FAILED || !vec) {
+		perror("sif-probe: resident: mmap");
+		return 1;
+	}
+	for (int waited = 0; waited <= ms; waited += 10) {
+		struct timespec d = {0, 10 * 1000 * 1000};
+		if (mincore(map, (size_t)st.st_size, vec) < 0) {
+			perror("sif-probe: resident: mincore");
+			return 1;
+		}
+		n = 0;
+		for (size_t i = 0; i < pages; i++)
+			n += vec[i] & 1;
+		if (n == pages)
+			break;
+		nanosleep(&d, NULL);
+	}
+	printf("resident %zu of %zu\n", n, pages);
 	return 0;
 }
 
@@ -145,6 +191,9 @@ int main(int argc, char **argv)
 		return squat(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "count-usr1") == 0)
 		return count_usr1(atoi(argv[2]));
-	fprintf(stderr, "usage: sif-probe tiocsti | squat NAME | count-usr1 SECONDS\n");
+	if (argc == 4 && strcmp(argv[1], "resident") == 0)
+		return resident(argv[2], atoi(argv[3]));
+	fprintf(stderr, "usage: sif-probe tiocsti | squat NAME | count-usr1 SECONDS | "
+	        "resident FILE MS\n");
 	return 2;
 }
