@@ -4,7 +4,8 @@
 # Charliecloud's ch-run (on the squashfs and on the directory), bubblewrap on
 # the extracted directory and the bare command, for /bin/true and for
 # `python3 -c 'import numpy'`, the latter (a) repeated, caches warm, and (b)
-# with the page cache dropped before every run of every command (root only);
+# with the page cache dropped before every run of every command (root only;
+# the commands take turns, one run each per round);
 # /bin/true also joining a live mount (--share-tag, while a holder runs) and
 # setting one up (--no-share), beside the bare command (issue 5: a join at
 # most 2 ms more than the bare command).
@@ -22,7 +23,8 @@
 #                        img.sqfs, img.sif, results/*.json
 #   SIF_BENCH_USER       unprivileged user when run as root (default siftest)
 #   SIF_BENCH_RUNS       minimum runs per warm command (default 30)
-#   SIF_BENCH_COLD_RUNS  runs per command with caches dropped (default 10)
+#   SIF_BENCH_COLD_RUNS  rounds with caches dropped, one run of each command
+#                        per round (default 10)
 #   SIF_BENCH_MIRROR     Debian mirror (default http://deb.debian.org/debian)
 set -euo pipefail
 
@@ -141,16 +143,49 @@ bench() {
 			--export-json "$RES/$name.json" "${cmds[@]}" >/dev/null 2>"$RES/$name.err" || true
 	else
 		# hyperfine runs as root (the prepare step drops caches), each command
-		# as the user through setpriv; the environment is the user's clean one
+		# as the user through setpriv; the environment is the user's clean one.
+		# One hyperfine per round, each command once in it: the commands take
+		# turns, so that a slow spell of this shared machine falls on all of
+		# them alike, not on whichever command's runs it happened to meet.
+		local r
 		for cmd in "${cmds[@]}"; do args+=("$SETPRIV $cmd"); say "  \$ $SETPRIV $cmd"; done
-		say "    (before each run: $prep)"
-		"${CLEANENV[@]}" hyperfine -N --style none --warmup 0 --runs "$COLD_RUNS" \
-			--prepare "$prep" --export-json "$RES/$name.json" "${args[@]}" >/dev/null 2>"$RES/$name.err" || true
+		say "    (before each run: $prep; $COLD_RUNS rounds, each running every command once, in turn)"
+		: >"$RES/$name.err"
+		for ((r = 1; r <= COLD_RUNS; r++)); do
+			"${CLEANENV[@]}" hyperfine -N --style none --warmup 0 --runs 1 --prepare "$prep" \
+				--export-json "$RES/$name.$r.json" "${args[@]}" >/dev/null 2>>"$RES/$name.err" || true
+		done
+		merge_rounds "$name"
 	fi
 	# hyperfine's own errors, without its "Statistical outliers" advice
 	grep -v -e 'Statistical outliers' -e '^[[:space:]]*$' "$RES/$name.err" >&2 || true
 	[ -s "$RES/$name.json" ] || { say "  hyperfine failed: no results"; return 0; }
 	table "$name"
+}
+
+# merge_rounds NAME: NAME.1.json ... (one run of each command) into NAME.json
+merge_rounds() {
+	python3 - "$RES/$1" "$COLD_RUNS" <<'PY'
+import json, os, statistics, sys
+base, rounds = sys.argv[1], int(sys.argv[2])
+merged = None
+for r in range(1, rounds + 1):
+    f = f"{base}.{r}.json"
+    if not os.path.exists(f):
+        continue
+    res = json.load(open(f))["results"]
+    os.unlink(f)
+    if merged is None:
+        merged = [{"command": x["command"], "times": []} for x in res]
+    for m, x in zip(merged, res):
+        m["times"] += x["times"]
+if merged:
+    for m in merged:
+        t = m["times"]
+        m.update(mean=statistics.mean(t), stddev=statistics.stdev(t) if len(t) > 1 else None,
+                 median=statistics.median(t), min=min(t), max=max(t))
+    json.dump({"results": merged}, open(base + ".json", "w"), indent=1)
+PY
 }
 
 # table NAME: mean ± stddev, ratio to bwrap on the directory, target
@@ -167,10 +202,11 @@ targets = {  # label -> (max ratio to bwrap-dir, text)
 refs = {("true", "ch-run-sqfs"): 5.6, ("numpy-warm", "ch-run-sqfs"): 4.4}
 base = {l: r for l, r in zip(labels, res)}.get("bwrap-dir")
 bare = {l: r for l, r in zip(labels, res)}.get("bare")
-print(f"  {'':14} {'mean ± sd (ms)':>20} {'min (ms)':>9} {'runs':>5} {'vs bwrap-dir':>13} "
-      f"{'- bare (ms)':>12}  target")
+print(f"  {'':14} {'mean ± sd (ms)':>20} {'median':>8} {'min (ms)':>9} {'runs':>5} "
+      f"{'vs bwrap-dir':>13} {'- bare (ms)':>12}  target")
 for l, r in zip(labels, res):
     m, sd, mn = r["mean"] * 1e3, (r["stddev"] or 0) * 1e3, r["min"] * 1e3
+    md = r["median"] * 1e3
     ratio = f"{r['mean'] / base['mean']:.2f}x" if base else "-"
     over = f"{(r['mean'] - bare['mean']) * 1e3:+.2f}" if bare else "-"
     t, note = targets.get((name, l)), ""
@@ -181,7 +217,8 @@ for l, r in zip(labels, res):
     if (name, l) == ("join", "sif-join") and bare:
         ok = (r["mean"] - bare["mean"]) * 1e3 <= 2
         note += f"; bare + 2 ms (issue 5): {'met' if ok else 'NOT met'}"
-    print(f"  {l:14} {m:10.2f} ± {sd:7.2f} {mn:9.2f} {len(r['times']):5} {ratio:>13} {over:>12}  {note}")
+    print(f"  {l:14} {m:10.2f} ± {sd:7.2f} {md:8.2f} {mn:9.2f} {len(r['times']):5} {ratio:>13} "
+          f"{over:>12}  {note}")
 print(f"  (JSON: {sys.argv[1]})")
 PY
 }
