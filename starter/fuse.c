@@ -10,7 +10,7 @@
  * starter/fuse.h, plain C types only.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* pthread_timedjoin_np */
+#define _GNU_SOURCE   /* pthread_tryjoin_np */
 #endif
 #include <elf.h>
 #include <errno.h>
@@ -20,10 +20,14 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fuse.h>
 
 #include <squashfuse/ll.h>
 
@@ -263,7 +267,9 @@ struct sif_push {
 	struct fuse_session *se;
 	sqfs fs;                  /* the pusher's own handle on the image */
 	struct sif_sqc chk;
-	char *buf;                /* PUSH_CHUNK_BLOCKS blocks */
+	size_t chunk;             /* PUSH_CHUNK_BLOCKS blocks, at least a page */
+	size_t page;
+	char *buf;                /* a chunk */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -272,15 +278,32 @@ struct sif_push {
 	unsigned head, count;
 };
 
+/* Store N bytes of DATA at OFF of the kernel's inode INO (FUSE_NOTIFY_STORE),
+ * written here rather than by fuse_lowlevel_notify_store, which prints
+ * every failure but ENOENT to stderr, and the server's stderr goes to the
+ * launches using the mount: a store that fails (ENOMEM in a job's memory
+ * limit, say) only ends a push.  0 or -errno. */
+static int store(int fd, uint64_t ino, uint64_t off, const void *data, size_t n)
+{
+	struct fuse_out_header oh = {
+		.len = (uint32_t)(sizeof(oh) + sizeof(struct fuse_notify_store_out) + n),
+		.error = FUSE_NOTIFY_STORE,
+		.unique = 0,
+	};
+	struct fuse_notify_store_out so = {.nodeid = ino, .offset = off, .size = (uint32_t)n};
+	struct iovec iov[3] = {{&oh, sizeof(oh)}, {&so, sizeof(so)}, {(void *)data, n}};
+
+	return writev(fd, iov, 3) < 0 ? -errno : 0;
+}
+
 /* Push one chunk of J (the newest job), which moves on: 0, or -1 when J
  * is done (or cannot go on: a damaged block, an inode the kernel no
  * longer knows, the mount gone). */
 static int push_chunk(struct sif_push *p, struct push_job *j)
 {
-	size_t chunk = (size_t)p->fs.sb.block_size * PUSH_CHUNK_BLOCKS;
-	/* chunks end on block boundaries: each decompresses its blocks once */
-	size_t n = (size_t)(chunk - j->pos % chunk);
-	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	/* chunks end on block and page boundaries: each decompresses its
+	 * blocks once, and the kernel marks whole pages only as read */
+	size_t n = (size_t)(p->chunk - j->pos % p->chunk);
 
 	if (j->pos >= j->end)
 		return -1;
@@ -288,9 +311,7 @@ static int push_chunk(struct sif_push *p, struct push_job *j)
 		n = (size_t)(j->end - j->pos);
 	if (sif_sqc_read(&p->chk, &j->inode, j->pos, &n, p->buf) < 0 || n == 0)
 		return -1;
-	bv.buf[0].size = n;
-	bv.buf[0].mem = p->buf;
-	if (fuse_lowlevel_notify_store(p->se, j->ino, (off_t)j->pos, &bv, 0) < 0)
+	if (store(fuse_session_fd(p->se), j->ino, j->pos, p->buf, n) < 0)
 		return -1;
 	j->pos += n;
 	return 0;
@@ -362,8 +383,13 @@ static void push_start(struct sif_fuse *f)
 		free(p);
 		return;
 	}
-	if (sif_sqc_init(&p->chk, &p->fs) < 0 ||
-	    !(p->buf = malloc((size_t)p->fs.sb.block_size * PUSH_CHUNK_BLOCKS))) {
+	/* block sizes and page sizes are powers of two: the larger is a
+	 * multiple of the other */
+	p->page = (size_t)sysconf(_SC_PAGESIZE);
+	p->chunk = (size_t)p->fs.sb.block_size * PUSH_CHUNK_BLOCKS;
+	if (p->chunk < p->page)
+		p->chunk = p->page;
+	if (sif_sqc_init(&p->chk, &p->fs) < 0 || !(p->buf = malloc(p->chunk))) {
 		push_free(p);
 		return;
 	}
@@ -385,12 +411,12 @@ static void push_maybe(struct sif_fuse *f, fuse_ino_t ino, const sqfs_inode *ino
                        const char *data, size_t size)
 {
 	struct sif_push *p = f->push;
-	uint64_t end = inode->xtra.reg.file_size;
-	uint64_t from = size / 4096 * 4096;   /* whole pages only are marked read */
+	uint64_t end = inode->xtra.reg.file_size, from;
 	struct push_job *j;
 
 	if (!p || size >= end || size < SELFMAG || memcmp(data, ELFMAG, SELFMAG) != 0)
 		return;
+	from = size / p->page * p->page;   /* whole pages only are marked read */
 	if (end > PUSH_MAX_BYTES)
 		end = PUSH_MAX_BYTES;
 	if (from >= end || pthread_mutex_trylock(&p->mu) != 0)
@@ -413,14 +439,24 @@ out:
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Stop the pusher: true once it has ended.  A store may wait on pages a
- * READ still holds, which nobody answers once the serving loop has ended:
- * false after a second, and the thread and what it uses (the session too)
- * are left to the process's exit, which follows. */
+/*
+ * Stop the pusher: true once it has ended.  After its stop flag it ends
+ * its chunk, whose store may wait for pages a READ holds locked, in a
+ * wait that not even SIGKILL ends: so until it has ended, the requests
+ * keep being answered here (the serving loop has ended already), and once
+ * the mount is gone the kernel has ended every request.  False only if it
+ * has not ended after PUSH_STOP_MS (it cannot happen as far as the kernel
+ * goes: the pusher waits only for READs answered here); then the thread
+ * and what it uses, the session too, are left to the process's exit,
+ * which follows.
+ */
+#define PUSH_STOP_MS 10000
+
 static bool push_stop(struct sif_fuse *f)
 {
 	struct sif_push *p = f->push;
-	struct timespec ts;
+	struct timespec t0, t;
+	bool served_out = false;
 
 	if (!p)
 		return true;
@@ -428,10 +464,22 @@ static bool push_stop(struct sif_fuse *f)
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
-	if (pthread_timedjoin_np(p->thread, NULL, &ts) != 0)
-		return false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (pthread_tryjoin_np(p->thread, NULL) != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > PUSH_STOP_MS)
+			return false;
+		if (!served_out) {
+			struct pollfd pf = {.fd = fuse_session_fd(f->se), .events = POLLIN};
+			int r = poll(&pf, 1, 10);
+			if (r > 0 && ((pf.revents & (POLLERR | POLLHUP | POLLNVAL)) ||
+			              sif_fuse_process_one(f) < 0))
+				served_out = true;   /* the mount is gone */
+		} else {
+			struct timespec ms = {0, 1000 * 1000};
+			nanosleep(&ms, NULL);
+		}
+	}
 	f->push = NULL;
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
@@ -498,7 +546,10 @@ static void readdir_as(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		memset(&fe, 0, sizeof(fe));
 		fe.attr.st_ino = f->ll.ino_fuse_num(&f->ll, &entry);
 		fe.attr.st_mode = sqfs_dentry_mode(&entry);
-		if (plus && sif_sqc_inode(&f->chk, &child, sqfs_dentry_inode(&entry)) == 0 &&
+		/* an entry that does not fit is not sent: registered, it would
+		 * never be forgotten (libsquashfuse counts them on 32-bit) */
+		if (plus && fuse_add_direntry_plus(req, NULL, 0, f->chk.name, NULL, 0) <= size &&
+		    sif_sqc_inode(&f->chk, &child, sqfs_dentry_inode(&entry)) == 0 &&
 		    sqfs_stat(&f->ll.fs, &child, &st) == SQFS_OK) {
 			fe.ino = f->ll.ino_register(&f->ll, &entry);
 			fe.attr = st;

@@ -18,8 +18,9 @@ int sif_fuse_fd(struct sif_fuse *f);
 int sif_fuse_process_one(struct sif_fuse *f);
 
 /* Free what sif_fuse_open made (the launcher's copy after the fork); in
- * the server, stop its pusher thread first, and when that does not end
- * within a second, free nothing: the process's exit follows. */
+ * the server, stop its pusher thread first, answering requests until it
+ * has ended (if it has not after 10 s, free nothing: the process's exit
+ * follows). */
 void sif_fuse_close(struct sif_fuse *f);
 
 #endif

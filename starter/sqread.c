@@ -131,6 +131,13 @@ int sif_sqc_inode(struct sif_sqc *c, sqfs_inode *ino, sqfs_inode_id id)
 {
 	sqfs *fs = c->fs;
 
+	/* An inode at byte 1 or 2 of the table would lie inside the first one
+	 * (at 0, at least 32 bytes long): no image has them, and libsquashfuse
+	 * gives FUSE node numbers 1 and 2 to the root and to the inode at 0,
+	 * which an entry naming 1 or 2 would alias (the server's pushes into
+	 * the page cache would land on another file). */
+	if (id == 1 || id == 2)
+		return -EBADMSG;
 	if (!md_ref_ok(fs, fs->sb.inode_table_start, id) || sqfs_inode_get(fs, ino, id) != SQFS_OK)
 		return -EBADMSG;
 	/* what sqfs_stat reads */
