@@ -44,7 +44,11 @@
  *   (sqfs_blockidx_*) sizes and keys its arrays by what the image claims:
  *   files are read by sif_sqc_read, which walks the block list itself;
  * - sqfs_xattr_find reads a name of the image's length into a buffer of
- *   the asked name's length: attributes are looked up by sif_sqc_getxattr.
+ *   the asked name's length: attributes are looked up by sif_sqc_getxattr;
+ * - on 64-bit, its FUSE node numbers are the inode ids but for the root (1)
+ *   and the inode at 0 (2): an entry naming id 1 or 2, which no image has
+ *   (they lie inside the first inode), would alias those: refused by
+ *   sif_sqc_inode.
  */
 #include <errno.h>
 #include <stdlib.h>
