@@ -239,10 +239,9 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
  * differences: -31 ms +- 4 (20 rounds, a shared mount; READs 428 -> 316,
  * jobs first in first out), -26 ms +- 5 (16 rounds, fresh mounts, newest
  * first as below); with both CPUs kept busy by other work, no slower
- * (-9 ms +- 19).  At
- * SCHED_IDLE it was slower than none with the CPUs busy (+23 to +36 ms):
- * a store holds each page locked while it copies, and a thread that only
- * runs on an idle CPU may hold it long.
+ * (-9 ms +- 19).  At SCHED_IDLE it was slower than none with the CPUs
+ * busy (+23 to +36 ms): a store holds each page locked while it copies,
+ * and a thread that only runs on an idle CPU may hold it long.
  *
  * The pusher reads the image through its own libsquashfuse handle
  * (libsquashfuse has no locking), with the same checks as the serving
@@ -365,6 +364,8 @@ static void *push_main(void *arg)
 
 static void push_free(struct sif_push *p)
 {
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
 	free(p->buf);
 	sif_sqc_fini(&p->chk);
 	sqfs_destroy(&p->fs);
@@ -379,7 +380,11 @@ static void push_start(struct sif_fuse *f)
 
 	if (!p)
 		return;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
 	if (sqfs_init(&p->fs, f->ll.fs.fd, f->ll.fs.offset) != SQFS_OK) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
 		free(p);
 		return;
 	}
@@ -394,11 +399,7 @@ static void push_start(struct sif_fuse *f)
 		return;
 	}
 	p->se = f->se;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
 	if (pthread_create(&p->thread, NULL, push_main, p) != 0) {
-		pthread_cond_destroy(&p->cv);
-		pthread_mutex_destroy(&p->mu);
 		push_free(p);
 		return;
 	}
@@ -481,8 +482,6 @@ static bool push_stop(struct sif_fuse *f)
 		}
 	}
 	f->push = NULL;
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
 	push_free(p);
 	return true;
 }
