@@ -489,6 +489,7 @@ static bool push_stop(struct sif_fuse *f)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
+	struct sif_fuse *f = server(req);
 	sqfs_inode inode;
 	char *buf;
 	int r;
@@ -496,11 +497,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)fi;
 	if (begin(req, ino, &inode, S_IFREG, EISDIR, size, &buf) < 0)
 		return;
-	if (off < 0 || (r = sif_sqc_read(&server(req)->chk, &inode, (uint64_t)off, &size, buf)) < 0) {
+	if (off < 0 || (r = sif_sqc_read(&f->chk, &inode, (uint64_t)off, &size, buf)) < 0) {
 		reply_err(req, off < 0 ? -EINVAL : r);
 	} else {
-		struct sif_fuse *f = server(req);   /* the reply frees REQ */
-
 		fuse_reply_buf(req, buf, size);
 		if (off == 0)
 			push_maybe(f, ino, &inode, buf, size);
