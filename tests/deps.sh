@@ -10,7 +10,9 @@ PACKAGES=(
 	gcc make libc6-dev autoconf automake libtool pkg-config
 	# the chosen libraries (docs: design.md)
 	libfuse3-dev libsquashfuse-dev libsquashfs-dev libarchive-dev zlib1g-dev libdeflate-dev
-	libjansson-dev
+	libjansson-dev libzstd-dev
+	# the static archives of libsquashfuse's decompressors (configure: static deps)
+	liblzma-dev liblzo2-dev liblz4-dev
 	libcurl4-openssl-dev libssl-dev libseccomp-dev
 	# tests: fuzzing, images, the unprivileged user, JSON checks
 	clang libclang-rt-14-dev squashfs-tools busybox-static python3 umoci skopeo zstd

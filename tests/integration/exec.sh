@@ -500,7 +500,8 @@ mkdir -p hostile/d && echo f >hostile/d/f && echo small >hostile/small && echo i
 { printf '\177ELF\n'; seq 1 70000; } >hostile/big
 for i in $(seq 100 300); do : >hostile/d/g$i; done
 mksquashfs hostile hostile.sqfs -quiet -no-progress -noappend -all-root -noI -noF -noX >/dev/null
-python3 - hostile.sqfs <<'PY'
+damage() {   # damage IMAGE AT: AT (middle, start) of /big's 2nd block
+python3 - "$1" "$2" <<'PY'
 import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
 root, = struct.unpack_from("<Q", b, 32)
@@ -525,11 +526,13 @@ big = md(itab, top["big"][0])
 start, = struct.unpack_from("<I", b, big + 16)
 frag, _, _, *sizes = struct.unpack_from("<IIIIIII", b, big + 20)
 assert frag == 0xffffffff and all(n >> 24 == 0 for n in sizes)            # 4 blocks, compressed
-at = start + sizes[0] + sizes[1] // 2
+at = start + sizes[0] + (sizes[1] // 2 if sys.argv[2] == "middle" else 0)
 b[at:at + 64] = b"\xa5" * 64                                              # inside the 2nd block
 struct.pack_into("<I", b, big + 44, 0xfffffe)                             # the 4th: 16 MiB
 open(sys.argv[1], "wb").write(b)
 PY
+}
+damage hostile.sqfs middle
 wait_quiet
 run "$SIF" exec hostile.sqfs sh -c 'echo "ls $(ls /d | wc -l)"; cat /d/f; echo "cat $?"; cat /small; echo "frag $?"
 	echo "head $(head -n 4 /big | tail -n 3 | tr "\n" " ")"; cat /big >/dev/null; echo "big $?"
@@ -549,6 +552,19 @@ grep -q '^head 1 2 3 $' <<<"$OUT" && grep -q '^big 1$' <<<"$OUT" && grep -q '^bl
 [ "$(grep -c "^sif: warning: the image's squashfs filesystem is damaged" <<<"$ERR")" -eq 1 ] &&
 	ok "  ... and the launcher says once that the image is damaged (the server's warning, relayed)" ||
 	not_ok "hostile image: the server's warning" "$ERR"
+# zstd blocks go through the server's own zstd decompressor (a context kept per thread): a block
+# whose frame is damaged (zstd frames carry no checksum here: damage at its start) is an I/O error
+mksquashfs hostile hostile-zstd.sqfs -quiet -no-progress -noappend -all-root -noI -noF -noX \
+	-comp zstd >/dev/null && damage hostile-zstd.sqfs start
+wait_quiet
+run "$SIF" exec hostile-zstd.sqfs sh -c 'cat /big >/dev/null; echo "big $?"
+	for k in 0 32 64; do echo "block $k $(dd if=/big bs=4096 skip=$k count=1 2>/dev/null | wc -c)"; done
+	cat /ok'
+grep -q '^big 1$' <<<"$OUT" && grep -q '^block 0 4096$' <<<"$OUT" && grep -q '^block 32 0$' <<<"$OUT" &&
+	grep -q '^block 64 4096$' <<<"$OUT" && [ "$(tail -1 <<<"$OUT")" = intact ] &&
+	[ "$(grep -c "^sif: warning: the image's squashfs filesystem is damaged" <<<"$ERR")" -eq 1 ] &&
+	ok "  ... the same with zstd blocks: the intact ones read, the damaged one is an I/O error" ||
+	not_ok "hostile image, zstd" "$RC $OUT $ERR"
 
 # ---- tracing ---------------------------------------------------------------------------------
 run "$SIF" exec -v --no-share "$IMG" true
