@@ -31,6 +31,7 @@ set -euo pipefail
 BENCH_DIR=${SIF_BENCH_DIR:-/var/tmp/sif-bench}
 RUNS=${SIF_BENCH_RUNS:-30}
 COLD_RUNS=${SIF_BENCH_COLD_RUNS:-10}
+WARM_ROUND_RUNS=3   # runs of each command in one round of the warm numpy rows
 MIRROR=${SIF_BENCH_MIRROR:-http://deb.debian.org/debian}
 UPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -125,7 +126,8 @@ ok() {
 	return 1
 }
 
-# bench NAME PREPARE LABEL=CMD...  (PREPARE empty: warm, as the user)
+# bench NAME PREPARE LABEL=CMD...  (PREPARE empty: warm, as the user; "-": warm,
+# as the user, in rounds)
 bench() {
 	local name=$1 prep=$2 args=() cmds=() labels=() pair label cmd
 	shift 2
@@ -141,6 +143,22 @@ bench() {
 		for cmd in "${cmds[@]}"; do say "  \$ $cmd"; done
 		"${AS[@]}" hyperfine -N --style none --warmup 5 --min-runs "$RUNS" \
 			--export-json "$RES/$name.json" "${cmds[@]}" >/dev/null 2>"$RES/$name.err" || true
+	elif [ "$prep" = - ]; then
+		# Warm, in rounds: one hyperfine per round, each command warmed once
+		# and run WARM_ROUND_RUNS times in it, the commands in turn (as the
+		# cold rounds below, for the same reason: this machine's speed drifts
+		# by 20% over minutes, and a row measured in one stretch meets one
+		# speed; the commands' tables of 2026-11-30 differed by 1.17-1.30x
+		# that way, interleaved 1.03x)
+		local r rounds=$(( (RUNS + WARM_ROUND_RUNS - 1) / WARM_ROUND_RUNS ))
+		for cmd in "${cmds[@]}"; do say "  \$ $cmd"; done
+		say "    ($rounds rounds, each running every command $WARM_ROUND_RUNS times after one warm-up run, in turn)"
+		: >"$RES/$name.err"
+		for ((r = 1; r <= rounds; r++)); do
+			"${AS[@]}" hyperfine -N --style none --warmup 1 --runs "$WARM_ROUND_RUNS" \
+				--export-json "$RES/$name.$r.json" "${cmds[@]}" >/dev/null 2>>"$RES/$name.err" || true
+		done
+		merge_rounds "$name" "$rounds"
 	else
 		# hyperfine runs as root (the prepare step drops caches), each command
 		# as the user through setpriv; the environment is the user's clean one.
@@ -155,7 +173,7 @@ bench() {
 			"${CLEANENV[@]}" hyperfine -N --style none --warmup 0 --runs 1 --prepare "$prep" \
 				--export-json "$RES/$name.$r.json" "${args[@]}" >/dev/null 2>>"$RES/$name.err" || true
 		done
-		merge_rounds "$name"
+		merge_rounds "$name" "$COLD_RUNS"
 	fi
 	# hyperfine's own errors, without its "Statistical outliers" advice
 	grep -v -e 'Statistical outliers' -e '^[[:space:]]*$' "$RES/$name.err" >&2 || true
@@ -163,9 +181,9 @@ bench() {
 	table "$name"
 }
 
-# merge_rounds NAME: NAME.1.json ... (one run of each command) into NAME.json
+# merge_rounds NAME ROUNDS: NAME.1.json ... NAME.ROUNDS.json into NAME.json
 merge_rounds() {
-	python3 - "$RES/$1" "$COLD_RUNS" <<'PY'
+	python3 - "$RES/$1" "$2" <<'PY'
 import json, os, statistics, sys
 base, rounds = sys.argv[1], int(sys.argv[2])
 merged = None
@@ -274,8 +292,8 @@ fi
 kill "$join_holder" 2>/dev/null
 wait "$join_holder" 2>/dev/null || true
 say
-say "== python3 -c 'import numpy', (a) repeated, caches warm (warmup 5, >= $RUNS runs)"
-bench numpy-warm "" "${NUMPY_ROWS[@]}"
+say "== python3 -c 'import numpy', (a) repeated, caches warm (>= $RUNS runs, in rounds)"
+bench numpy-warm - "${NUMPY_ROWS[@]}"
 say
 if [ "$ROOT" -eq 1 ]; then
 	say "== python3 -c 'import numpy', (b) page cache dropped before every run ($COLD_RUNS runs)"
