@@ -22,22 +22,16 @@
 
 int cache_open(struct sif_cache *c, bool create, struct sif_err *err)
 {
-	const char *d = getenv("SIF_CACHEDIR"), *x = getenv("XDG_CACHE_HOME");
-	const char *h = getenv("HOME"), *s = getenv("SIF_CACHEDIR_SITE"), *t = getenv("SIF_TMPDIR");
+	const char *s = getenv("SIF_CACHEDIR_SITE"), *t = getenv("SIF_TMPDIR");
 	static const char *const sub[] = { "blobs/sha256", "sif", "refs" };
 	char p[PATH_MAX + 32];
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if (d && *d)
-		r = snprintf(c->dir, sizeof(c->dir), "%s", d);
-	else if (x && *x == '/')
-		r = snprintf(c->dir, sizeof(c->dir), "%s/sif", x);
-	else if (h && *h == '/')
-		r = snprintf(c->dir, sizeof(c->dir), "%s/.cache/sif", h);
-	else
+	r = sif_cache_dir(c->dir, sizeof(c->dir));
+	if (r == -ENOENT)
 		return sif_err_advise(err, ENOENT, "no cache directory: set SIF_CACHEDIR (or HOME)");
-	if ((size_t)r >= sizeof(c->dir))
+	if (r < 0)
 		return sif_err_advise(err, ENAMETOOLONG, "SIF_CACHEDIR is too long");
 	if (s && *s && (size_t)snprintf(c->site, sizeof(c->site), "%s", s) >= sizeof(c->site))
 		c->site[0] = '\0';
@@ -760,14 +754,15 @@ static void clean_leftovers(const struct sif_cache *c, int what)
 	}
 }
 
-/* The tag records (and a killed writer's temporary files among them). */
-static void clean_refs(const struct sif_cache *c)
+/* The regular files of the subdirectory SUB: the tag records (and a killed
+ * writer's temporary files among them), the launcher's prefetch profiles. */
+static void clean_files(const struct sif_cache *c, const char *sub)
 {
 	char dir[PATH_MAX + 16], path[PATH_MAX + 300];
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/refs", c->dir);
+	snprintf(dir, sizeof(dir), "%s/%s", c->dir, sub);
 	if (!(d = opendir(dir)))
 		return;
 	while ((de = readdir(d))) {
@@ -789,8 +784,10 @@ int cache_clean(const struct sif_cache *c, int what, FILE *f, struct sif_err *er
 	if ((r = walk(c, what, clean_one, &t, err)) < 0)
 		return r;
 	clean_leftovers(c, what);
-	if (what == CACHE_ALL)
-		clean_refs(c);
+	if (what == CACHE_ALL) {
+		clean_files(c, "refs");
+		clean_files(c, "prefetch");
+	}
 	fprintf(f, "removed %u images (%.1f MiB) and %u blobs (%.1f MiB) from %s%s\n", t.nimages,
 	        mib(t.image_bytes), t.nblobs, mib(t.blob_bytes), c->dir,
 	        t.skipped ? "; some entries are in use by a running pull" : "");

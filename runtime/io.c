@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +113,22 @@ int sif_mkdirs(const char *dir, mode_t mode)
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int sif_cache_dir(char *buf, size_t len)
+{
+	const char *d = getenv("SIF_CACHEDIR"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+	int r;
+
+	if (d && *d)
+		r = snprintf(buf, len, "%s", d);
+	else if (x && *x == '/')
+		r = snprintf(buf, len, "%s/sif", x);
+	else if (h && *h == '/')
+		r = snprintf(buf, len, "%s/.cache/sif", h);
+	else
+		return -ENOENT;
+	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
 }
 
 char *sif_trim(char *s)

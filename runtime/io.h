@@ -16,6 +16,10 @@ int sif_copy_range(int src_fd, int64_t src_off, int dst_fd, int64_t dst_off, uin
 
 /* mkdir -p DIR with MODE for what it creates; 0 or -errno. */
 int sif_mkdirs(const char *dir, mode_t mode);
+/* The user's sif cache directory: $SIF_CACHEDIR, else $XDG_CACHE_HOME/sif,
+ * else $HOME/.cache/sif (not created).  0, -ENOENT (none of them set) or
+ * -ENAMETOOLONG. */
+int sif_cache_dir(char *buf, size_t len);
 /* S without its leading and trailing blanks (in place). */
 char *sif_trim(char *s);
 

@@ -75,6 +75,7 @@ struct sif_launch {
 	const char *share_origin;   /* NULL, or what chose share_tag for the user: "Slurm job
 	                             * step 5.0", "mpirun job 1915551745" */
 	unsigned linger;            /* seconds the mount's holder outlives its last launch */
+	bool prefetch;              /* keep and use the image's prefetch profile */
 
 	/* --slurm (hostslurm.c): set inside, in the environment */
 	char *path_prepend;         /* put first on PATH (after --env), or NULL */

@@ -31,6 +31,7 @@ static const struct key {
 	{"mount home", BOOL, 0, 0, offsetof(struct sif_config, mount_home)},
 	{"mount tmp", BOOL, 0, 0, offsetof(struct sif_config, mount_tmp)},
 	{"mount linger", SECONDS, 0, 0, offsetof(struct sif_config, linger)},
+	{"prefetch profiles", BOOL, 0, 0, offsetof(struct sif_config, prefetch)},
 	{"slurm", BOOL, 0, 0, offsetof(struct sif_config, slurm)},
 };
 
@@ -43,7 +44,7 @@ int sif_config_load(struct sif_config *c, const char *path, struct sif_err *err)
 	int r = 0;
 
 	memset(c, 0, sizeof(*c));
-	c->user_binds = c->dir_images = c->mount_home = c->mount_tmp = true;
+	c->user_binds = c->dir_images = c->mount_home = c->mount_tmp = c->prefetch = true;
 	c->linger = SIF_DEFAULT_LINGER;
 	c->path = path;
 	f = fopen(path, "re");

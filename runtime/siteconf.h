@@ -28,6 +28,7 @@ struct sif_config {
 	bool mount_home;                         /* "mount home": the default */
 	bool mount_tmp;                          /* "mount tmp": the default */
 	unsigned linger;                         /* "mount linger": seconds */
+	bool prefetch;                           /* "prefetch profiles" */
 	bool slurm;                              /* "slurm": --slurm by default */
 	const char *path;                        /* where it was read from */
 };

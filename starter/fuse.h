@@ -11,6 +11,12 @@ struct sif_fuse;
 
 /* Read the squashfs at OFFSET of image_fd; 0 or -errno with a message. */
 int sif_fuse_open(struct sif_fuse **f, int image_fd, uint64_t offset, char *msg, size_t msglen);
+/* The image's prefetch profile for the program TAG, in the directory DIRFD
+ * (created there if missing): replayed when the server starts, saved when
+ * it ends.  Its descriptor (for the holder to keep), or -errno. */
+int sif_fuse_profile(struct sif_fuse *f, int dirfd, const char *tag);
+/* A launch joined the mount: the profile is asked of the disk again. */
+void sif_fuse_joined(struct sif_fuse *f);
 /* Attach a session to fuse_fd (already mounted with mount(2)). */
 int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen);
 /* The descriptor to poll; then serve one request (0, or <0: mount gone). */

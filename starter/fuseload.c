@@ -62,6 +62,17 @@ int sif_fuse_open(struct sif_fuse **f, int image_fd, uint64_t offset, char *msg,
 	return mod->fuse_open(f, image_fd, offset, msg, msglen);
 }
 
+int sif_fuse_profile(struct sif_fuse *f, int dirfd, const char *tag)
+{
+	return mod->fuse_profile(f, dirfd, tag);
+}
+
+void sif_fuse_joined(struct sif_fuse *f)
+{
+	if (f)
+		mod->fuse_joined(f);
+}
+
 int sif_fuse_start(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen)
 {
 	return mod->fuse_start(f, fuse_fd, msg, msglen);

@@ -21,13 +21,15 @@ struct sif_sq;
 
 #define SIF_FUSE_MODULE_FILE "sif-fuse.so"
 #define SIF_FUSE_MODULE_SYMBOL "sif_fuse_module"
-#define SIF_FUSE_MODULE_VERSION 1
+#define SIF_FUSE_MODULE_VERSION 2
 
 struct sif_fuse_module {
 	unsigned version;   /* SIF_FUSE_MODULE_VERSION */
 	size_t size;        /* sizeof(struct sif_fuse_module) */
 	int (*fuse_open)(struct sif_fuse **f, int image_fd, uint64_t offset, char *msg,
 	                 size_t msglen);
+	int (*fuse_profile)(struct sif_fuse *f, int dirfd, const char *tag);
+	void (*fuse_joined)(struct sif_fuse *f);
 	int (*fuse_start)(struct sif_fuse *f, int fuse_fd, char *msg, size_t msglen);
 	int (*fuse_fd)(struct sif_fuse *f);
 	int (*fuse_process_one)(struct sif_fuse *f);

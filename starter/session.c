@@ -315,6 +315,31 @@ static void close_all_but(int *keep, size_t n)
 	closedir(d);
 }
 
+/* The image's prefetch profile (fuse.c) for this launch's program, in
+ * CACHEDIR/prefetch: its descriptor, or -1 when there is none to be had (no
+ * cache directory, not writable: the launch goes on without). */
+static int open_profile(const struct sif_launch *l, struct sif_fuse *f)
+{
+	const char *tag = l->verb == SIF_VERB_RUN ? "run" : l->verb == SIF_VERB_SHELL ? "shell"
+	                  : l->argc > 0 ? l->argv[0] : "";
+	char dir[PATH_MAX];
+	int d, fd;
+
+	if (sif_cache_dir(dir, sizeof(dir) - sizeof("/prefetch")) < 0)
+		return -1;
+	strcat(dir, "/prefetch");
+	if ((fd = sif_mkdirs(dir, 0700)) < 0 ||
+	    (d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		sif_trace(l, "prefetch profile: %s: %s", dir, strerror(fd < 0 ? -fd : errno));
+		return -1;
+	}
+	fd = sif_fuse_profile(f, d, tag);
+	if (fd < 0)
+		sif_trace(l, "prefetch profile in %s: %s", dir, strerror(-fd));
+	close(d);
+	return fd < 0 ? -1 : fd;
+}
+
 /* The holder: a process of the user's own, in the launch's namespaces,
  * that serves the image over FUSE (for SIF and squashfs images) and lets
  * later launches join the root (share.c).  A socket pair is the creator's
@@ -324,7 +349,7 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 	const struct sif_launch *l = s->l;
 	struct sif_fuse *f = NULL;
 	char msg[PATH_MAX + 160], opts[256];
-	int fusefd = -1, sv[2], wp[2] = {-1, -1}, r;
+	int fusefd = -1, pfd = -1, sv[2], wp[2] = {-1, -1}, r;
 	pid_t pid;
 
 	if (l->image.kind != SIF_IMAGE_DIR) {
@@ -334,6 +359,8 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 		r = sif_fuse_open(&f, l->image.fd, l->image.offset, msg, sizeof(msg));
 		if (r < 0)
 			return sif_err_set(err, -r, "image %s: %s", l->image.path, msg);
+		if (l->prefetch)
+			pfd = open_profile(l, f);
 		fusefd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 		if (fusefd < 0) {
 			r = sif_err_set(err, errno, "open /dev/fuse: %s", strerror(errno));
@@ -388,7 +415,7 @@ static int start_holder(struct sif_session *s, const char *lower, struct sif_err
 		/* non-blocking: a full pipe loses a warning, never stops the
 		 * server, which alone empties it */
 		dup2(wp[1], 2);
-		int keep[] = {fusefd, l->image.fd, sv[1], s->listen_fd, wp[0]};
+		int keep[] = {fusefd, l->image.fd, sv[1], s->listen_fd, wp[0], pfd};
 		close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 		sigset_t all;
 		sigfillset(&all);

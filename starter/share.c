@@ -563,6 +563,7 @@ void sif_holder_run(struct sif_fuse *f, int creator, int lfd, unsigned linger, i
 			}
 			if (c >= 0) {
 				welcome(c, cwd + 1, mntns);
+				sif_fuse_joined(f);
 				p[M0 + nmembers].fd = c;
 				p[M0 + nmembers].events = POLLIN;
 				p[M0 + nmembers].revents = 0;

@@ -38,8 +38,22 @@ struct sif_sqc_file {
 	size_t nmarks, cap;
 };
 
+/* The image's chunks (SIF_SQC_CHUNK bytes from the filesystem's start) whose
+ * data or fragment blocks were read, in the order first read: what a later
+ * start asks of the disk ahead (fuse.c's prefetch profile).  Shared by the
+ * server's two threads: bits set and places taken atomically. */
+#define SIF_SQC_CHUNK_SHIFT 16
+#define SIF_SQC_REC_MAX 1024   /* chunks: 64 MiB */
+struct sif_sqc_rec {
+	unsigned long *bits;   /* one per chunk of the filesystem */
+	uint64_t nchunks;
+	uint32_t order[SIF_SQC_REC_MAX];
+	unsigned count;        /* taken places of order (may pass the max) */
+};
+
 struct sif_sqc {
 	sqfs *fs;
+	struct sif_sqc_rec *rec;   /* NULL: reads are not recorded */
 	char *name;           /* SIF_SQC_NAME_BUF bytes: a directory entry's name */
 	struct sif_sqc_file files[SIF_SQC_FILES];
 	size_t next_file;     /* the slot to reuse next */
@@ -48,6 +62,10 @@ struct sif_sqc {
 /* After sqfs_init(FS) succeeded: check the superblock (its block size)
  * and allocate.  0, -EBADMSG or -ENOMEM; sif_sqc_fini in every case. */
 int sif_sqc_init(struct sif_sqc *c, sqfs *fs);
+
+/* Mark the chunks of the LEN bytes at POS (from the filesystem's start) in
+ * R, appending those not marked yet to its order; true when one was new. */
+bool sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len);
 void sif_sqc_fini(struct sif_sqc *c);
 
 /* The inode ID, with what it points to checked (its metadata, a directory's

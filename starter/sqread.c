@@ -312,17 +312,41 @@ int sif_sqc_lookup(struct sif_sqc *c, sqfs_inode *dir, const char *name, size_t 
 	return r < 0 ? r : -ENOENT;
 }
 
+bool sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len)
+{
+	const unsigned bpw = 8 * sizeof(unsigned long);
+	uint64_t k, last;
+	bool added = false;
+
+	if (!r || len == 0)
+		return false;
+	last = (pos + len - 1) >> SIF_SQC_CHUNK_SHIFT;
+	for (k = pos >> SIF_SQC_CHUNK_SHIFT; k <= last && k < r->nchunks; k++) {
+		unsigned long bit = 1UL << (k % bpw);
+		if (__atomic_fetch_or(&r->bits[k / bpw], bit, __ATOMIC_RELAXED) & bit)
+			continue;
+		unsigned i = __atomic_fetch_add(&r->count, 1, __ATOMIC_RELAXED);
+		if (i < SIF_SQC_REC_MAX)
+			r->order[i] = (uint32_t)k;
+		added = true;
+	}
+	return added;
+}
+
 /* The fragment holding the tail of the regular file INO, checked: its block
  * in *B, the tail at *OFF, *N bytes. */
-static bool fragment(sqfs *fs, sqfs_inode *ino, sqfs_block **b, size_t *off, size_t *n)
+static bool fragment(struct sif_sqc *c, sqfs_inode *ino, sqfs_block **b, size_t *off, size_t *n)
 {
+	sqfs *fs = c->fs;
 	struct squashfs_fragment_entry frag;
 	uint32_t idx = ino->xtra.reg.frag_idx;
 
 	*b = NULL;
 	if (!table_ok(fs, &fs->frag_table, idx, fs->sb.fragments) ||
-	    sqfs_frag_entry(fs, &frag, idx) != SQFS_OK || !pos_ok(fs, frag.start_block) ||
-	    sqfs_frag_block(fs, ino, off, n, b) != SQFS_OK || !*b)
+	    sqfs_frag_entry(fs, &frag, idx) != SQFS_OK || !pos_ok(fs, frag.start_block))
+		return false;
+	sif_sqc_mark(c->rec, frag.start_block, frag.size & (SQUASHFS_COMPRESSED_BIT_BLOCK - 1));
+	if (sqfs_frag_block(fs, ino, off, n, b) != SQFS_OK || !*b)
 		return false;
 	return *off <= (*b)->size && *n <= (*b)->size - *off;
 }
@@ -409,6 +433,8 @@ int sif_sqc_read(struct sif_sqc *c, sqfs_inode *ino, uint64_t start, size_t *siz
 		if (bl.input_size == 0) {   /* a hole */
 			n = (size_t)(fsize - i * bs < bs ? fsize - i * bs : bs);
 		} else {
+			if (pos_ok(fs, bl.block))
+				sif_sqc_mark(c->rec, bl.block, bl.input_size);
 			if (!pos_ok(fs, bl.block) ||
 			    sqfs_data_cache(fs, &fs->data_cache, (sqfs_off_t)bl.block, bl.header, &b) !=
 			            SQFS_OK || !b)
@@ -429,7 +455,7 @@ int sif_sqc_read(struct sif_sqc *c, sqfs_inode *ino, uint64_t start, size_t *siz
 	if (got < want && ino->xtra.reg.frag_idx != SQUASHFS_INVALID_FRAG) {
 		size_t foff;
 
-		if (!fragment(fs, ino, &b, &foff, &n) || off > n)
+		if (!fragment(c, ino, &b, &foff, &n) || off > n)
 			return -EBADMSG;
 		take = n - off < want - got ? n - off : want - got;
 		memcpy(buf + got, (char *)b->data + foff + off, take);

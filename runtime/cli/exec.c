@@ -499,6 +499,7 @@ static int launch(enum sif_verb verb, int argc, char **argv, const struct sif_co
 	}
 	l.share = !no_share && !l.writable_tmpfs;
 	l.linger = cfg.linger;
+	l.prefetch = cfg.prefetch;
 	/* inside a job step: all its tasks on this node share one mount */
 	static char job_tag[96], job_origin[112];
 	if (l.share && !l.share_tag &&

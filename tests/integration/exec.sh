@@ -18,6 +18,8 @@ need_static_busybox
 
 # ---- test images ------------------------------------------------------------
 cd "$TMP" || exit 1
+# the launches' prefetch profiles go to a cache of the test's own, not the test user's
+export SIF_CACHEDIR=$TMP/cache
 mkroot() {      # mkroot DIR: a busybox userland owned by root in the image
 	mkdir -p "$1/bin" "$1/etc" "$1/.singularity.d/env"
 	cp "$BUSYBOX" "$1/bin/busybox"
@@ -482,10 +484,101 @@ if [ -n "${SIF_SYSCONFDIR:-}" ] && [ -w "$CONF" ]; then
 		not_ok "linger 0" "$(ps -u "$(id -u)" -o pid,comm)"
 	policy "mount linger = soon"
 	expect_fail "sif.conf: a bad linger value" "$SIF" exec "$IMG" true
+	policy "prefetch profiles = no"
+	SIF_CACHEDIR=$TMP/cache-off run "$SIF" exec --no-share "$IMG" true
+	wait_quiet
+	[ "$RC" -eq 0 ] && [ -z "$(ls "$TMP/cache-off/prefetch" 2>/dev/null)" ] &&
+		ok "sif.conf: prefetch profiles = no: no profile is kept" ||
+		not_ok "prefetch profiles = no" "$RC $ERR $(ls -R "$TMP/cache-off" 2>&1)"
 	cp "$TMP/sif.conf.orig" "$CONF"
 else
 	skip "SIF_SYSCONFDIR not given or its sif.conf not writable by the test user: site policy not tested"
 fi
+
+# ---- prefetch profiles ------------------------------------------------------------------------
+# A start of "sh" that reads /p/noise (4 MiB of random bytes: 4 MiB of the image, between 16 MiB
+# of others before and after it, out of the reach of the disk's read-ahead from either end)
+# leaves a profile; with the image then evicted from the page cache (a file of the user's own,
+# so that mincore tells the truth), a start of "sh" that reads nothing of it brings those 4 MiB
+# back into the page cache, and the same start without a profile does not.
+mkroot pf && mkdir -p pf/p && head -c 4194304 /dev/urandom >pf/p/noise &&
+	head -c 16777216 /dev/urandom >pf/p/a && head -c 16777216 /dev/urandom >pf/p/z
+mksquashfs pf pf.sqfs -quiet -no-progress -noappend >/dev/null
+evict() {   # written back first: dirty pages are not dropped
+	python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
+}
+# resident IMAGE PROFILE: bytes in the page cache of the profile's longest run of chunks
+resident() {
+	python3 - "$1" "$2" <<'PY'
+import ctypes, os, sys
+runs = [tuple(map(int, l.split())) for l in open(sys.argv[2]).read().splitlines()[1:]]
+start, n = max(runs, key=lambda r: r[1])
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+addr = libc.mmap(None, size, 1, 1, fd, 0)            # PROT_READ, MAP_SHARED
+pages = (size + 4095) // 4096
+vec = (ctypes.c_ubyte * pages)()
+assert libc.mincore(ctypes.c_void_p(addr), ctypes.c_size_t(size), vec) == 0
+first, last = start * 16, min((start + n) * 16, pages)
+print(4096 * sum(vec[i] & 1 for i in range(first, last)))
+PY
+}
+chunks() { awk 'NR > 1 { n += $2 } END { print n + 0 }' "$1"; }
+export SIF_CACHEDIR=$TMP/cache-pf   # this image's profiles only
+wait_quiet
+run "$SIF" exec --no-share pf.sqfs sh -c 'cat /p/noise >/dev/null'
+wait_quiet
+prof=$(ls "$TMP"/cache-pf/prefetch/* 2>/dev/null)
+if [ "$RC" -eq 0 ] && [ -n "$prof" ] && [ "$(wc -l <<<"$prof")" -eq 1 ] &&
+	[ "$(head -1 "$prof")" = "sif-prefetch 1" ] && [ "$(chunks "$prof")" -ge 64 ]; then
+	ok "a start leaves the image's prefetch profile ($(chunks "$prof") chunks of 64 KiB)"
+else
+	not_ok "prefetch profile written" "$RC $ERR $(ls -la "$TMP"/cache-pf/prefetch 2>&1)"
+fi
+if [ -n "$prof" ] && command -v python3 >/dev/null; then
+	evict pf.sqfs
+	before_with=$(resident pf.sqfs "$prof")
+	run "$SIF" exec --no-share pf.sqfs sh -c 'sleep 0.5'
+	res_with=$(resident pf.sqfs "$prof") rc_with=$RC
+	wait_quiet
+	evict pf.sqfs
+	before_without=$(resident pf.sqfs "$prof")
+	SIF_CACHEDIR=$TMP/cache-none run "$SIF" exec --no-share pf.sqfs sh -c 'sleep 0.5'
+	res_without=$(resident pf.sqfs "$prof")
+	wait_quiet
+	if [ "$before_with" -ge 1048576 ] || [ "$before_without" -ge 1048576 ]; then
+		skip "the image stayed in the page cache ($before_with, $before_without bytes): replay not checked"
+	elif [ "$rc_with" -eq 0 ] && [ "$res_with" -ge 3145728 ] && [ "$res_without" -lt 1048576 ]; then
+		ok "  ... the next start of that program asks the disk for it ($res_with of its 4 MiB in the page cache; $res_without without the profile)"
+	else
+		not_ok "prefetch profile replayed" "rc $rc_with: $res_with bytes with, $res_without without"
+	fi
+else
+	skip "python3 missing: the replay of a prefetch profile is not checked"
+fi
+# a damaged profile is not used, and the next server writes a good one; a link in its place is
+# not written through
+if [ -n "$prof" ]; then
+	printf 'sif-prefetch 1\n99999999 5\n0 x\n' >"$prof"
+	run "$SIF" exec --no-share pf.sqfs sh -c 'cat /p/noise >/dev/null'
+	wait_quiet
+	n=$(( $(stat -c %s pf.sqfs) / 65536 + 1 ))
+	[ "$RC" -eq 0 ] && [ "$(head -1 "$prof")" = "sif-prefetch 1" ] && [ "$(chunks "$prof")" -ge 64 ] &&
+		awk -v n="$n" 'NR > 1 && !($1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && $2 > 0 && $1 + $2 <= n) { bad = 1 } END { exit bad }' "$prof" &&
+		ok "  ... a damaged profile is not used, and is made again" ||
+		not_ok "damaged prefetch profile" "$RC $ERR $(cat "$prof")"
+	rm -f "$prof" && ln -s "$TMP/pf-target" "$prof"
+	run "$SIF" exec --no-share pf.sqfs sh -c 'cat /p/noise >/dev/null'
+	wait_quiet
+	[ "$RC" -eq 0 ] && [ ! -e "$TMP/pf-target" ] && [ -L "$prof" ] &&
+		ok "  ... and a symbolic link in its place is not followed" ||
+		not_ok "prefetch profile through a link" "$RC $ERR $(ls -la "$TMP/pf-target" 2>&1)"
+	rm -f "$prof"
+fi
+export SIF_CACHEDIR=$TMP/cache
 
 # ---- a hostile image: what libsquashfuse would take on trust is checked --------------------------
 # Tables left uncompressed (-noI -noF -noX) so that they can be patched: the entry "f" of /d
