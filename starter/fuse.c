@@ -12,6 +12,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* pthread_tryjoin_np */
 #endif
+#include <ctype.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -230,10 +231,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
  * the other, about 100 of them in "import numpy" (19 ms of the serving
  * thread's time, against 22 ms of decompression).  What a start reads is
  * much the same from one start of a program in an image to the next, so
- * the server records which 64 KiB chunks of the image it read blocks from,
- * in the order first read, and keeps that list in the user's cache
- * (CACHEDIR/prefetch/IMAGE-PROGRAM: hashes of the squashfs superblock and
- * of the program that started the mount) when it ends.  The next server of
+ * the server records which 64 KiB chunks of the image it read blocks from
+ * in its first PROFILE_WINDOW_MS (the start, not what the program does for
+ * hours after it), in the order first read, and then keeps that list in
+ * the user's cache (CACHEDIR/prefetch/IMAGE-PROGRAM: hashes of the squashfs
+ * superblock and of the program that started the mount), or when it ends,
+ * if sooner.  The next server of
  * that image and program asks the disk for those chunks at once, from the
  * pusher thread, before the first READ comes, and again whenever a launch
  * joins the mount (the page cache may have lost them since); the disk
@@ -249,6 +252,16 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
  */
 #define PROFILE_MAGIC "sif-prefetch 1\n"
 #define PROFILE_MAX_BYTES (64u << 10)
+#define PROFILE_WINDOW_MS 10000
+#define PROFILE_MAX_CHUNKS (1u << 24)   /* 1 TiB images; beyond, no profile */
+
+/* Is the monotonic time T past? */
+static bool past(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
 
 /* Ask the disk for the first N chunks of R, in runs of adjacent chunks */
 static void profile_replay(int fd, uint64_t offset, const struct sif_sqc_rec *r, unsigned n)
@@ -275,21 +288,24 @@ static void profile_load(int fd, struct sif_sqc_rec *r)
 	flock(fd, LOCK_SH);
 	n = pread(fd, buf, PROFILE_MAX_BYTES + 1, 0);
 	flock(fd, LOCK_UN);
-	if (n <= 0 || n > (ssize_t)PROFILE_MAX_BYTES ||
-	    strncmp(buf, PROFILE_MAGIC, strlen(PROFILE_MAGIC)) != 0 || buf[n - 1] != '\n') {
+	if (n < (ssize_t)strlen(PROFILE_MAGIC) || n > (ssize_t)PROFILE_MAX_BYTES ||
+	    memcmp(buf, PROFILE_MAGIC, strlen(PROFILE_MAGIC)) != 0 || buf[n - 1] != '\n') {
 		free(buf);
 		return;
 	}
 	buf[n] = '\0';
-	for (p = buf + strlen(PROFILE_MAGIC); *p; p = end + 1) {
+	/* lines of two decimal numbers and nothing else, to the last byte */
+	for (p = buf + strlen(PROFILE_MAGIC); p < buf + n; p = end + 1) {
 		unsigned long long a, c;
 		char *q;
+		if (!isdigit((unsigned char)*p))
+			break;
 		errno = 0;
 		a = strtoull(p, &q, 10);
-		if (q == p || *q != ' ' || errno)
+		if (*q != ' ' || !isdigit((unsigned char)q[1]) || errno)
 			break;
 		c = strtoull(q + 1, &end, 10);
-		if (end == q + 1 || *end != '\n' || errno || c == 0 || a >= r->nchunks ||
+		if (*end != '\n' || errno || c == 0 || a >= r->nchunks ||
 		    c > r->nchunks - a || c > SIF_SQC_REC_MAX - total || nrun == SIF_SQC_REC_MAX)
 			break;
 		run[2 * nrun] = (uint32_t)a;
@@ -297,36 +313,53 @@ static void profile_load(int fd, struct sif_sqc_rec *r)
 		nrun++;
 		total += (unsigned)c;
 	}
-	if (*p == '\0')   /* read to the end: every line was good */
+	if (p == buf + n)   /* read to the end: every line was good */
 		for (unsigned i = 0; i < nrun; i++)
 			sif_sqc_mark(r, (uint64_t)run[2 * i] << SIF_SQC_CHUNK_SHIFT,
 			             (uint64_t)run[2 * i + 1] << SIF_SQC_CHUNK_SHIFT);
 	free(buf);
 }
 
-/* Write the record of F, when it has chunks the profile had not */
-static void profile_save(struct sif_fuse *f)
+/* Stop recording R and write it to the profile PFD, which had NLOADED of
+ * its chunks, when it has others; once (the pusher when its window ends,
+ * or the server when it ends, whichever comes first). */
+static void profile_close(struct sif_sqc_rec *r, int pfd, unsigned nloaded)
 {
-	const struct sif_sqc_rec *r = f->rec;
-	unsigned n = r->count < SIF_SQC_REC_MAX ? r->count : SIF_SQC_REC_MAX;
-	size_t cap = strlen(PROFILE_MAGIC) + (size_t)n * 24, len;
+	uint32_t *o;
+	unsigned n = 0, m;
+	size_t cap, len;
 	char *buf;
 
-	if (n <= f->nloaded || !(buf = malloc(cap)))
+	if (__atomic_exchange_n(&r->stopped, 1, __ATOMIC_ACQ_REL))
 		return;
+	m = __atomic_load_n(&r->count, __ATOMIC_ACQUIRE);
+	m = m < SIF_SQC_REC_MAX ? m : SIF_SQC_REC_MAX;
+	if (m <= nloaded || !(o = malloc(m * sizeof(*o))))
+		return;
+	for (unsigned i = 0; i < m; i++) {   /* a place taken but not written yet is left out */
+		uint32_t k = __atomic_load_n(&r->order[i], __ATOMIC_ACQUIRE);
+		if (k != SIF_SQC_REC_NONE)
+			o[n++] = k;
+	}
+	cap = strlen(PROFILE_MAGIC) + 1 + (size_t)n * 24;
+	if (n <= nloaded || !(buf = malloc(cap))) {
+		free(o);
+		return;
+	}
 	len = (size_t)snprintf(buf, cap, "%s", PROFILE_MAGIC);
 	for (unsigned i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && r->order[j] == r->order[j - 1] + 1; j++)
+		for (j = i + 1; j < n && o[j] == o[j - 1] + 1; j++)
 			;
-		len += (size_t)snprintf(buf + len, cap - len, "%u %u\n", r->order[i], j - i);
+		len += (size_t)snprintf(buf + len, cap - len, "%u %u\n", o[i], j - i);
 	}
-	if (flock(f->pfd, LOCK_EX) == 0) {
+	free(o);
+	if (flock(pfd, LOCK_EX) == 0) {
 		/* a write cut short leaves whole lines, or a last one without its
 		 * newline, which profile_load refuses: never a wrong profile */
-		if (ftruncate(f->pfd, 0) == 0 && pwrite(f->pfd, buf, len, 0) < 0) {
+		if (ftruncate(pfd, 0) == 0 && pwrite(pfd, buf, len, 0) < 0) {
 			/* an empty profile: the next server starts without one */
 		}
-		flock(f->pfd, LOCK_UN);
+		flock(pfd, LOCK_UN);
 	}
 	free(buf);
 }
@@ -345,25 +378,38 @@ int sif_fuse_profile(struct sif_fuse *f, int dirfd, const char *tag)
 	const unsigned bpw = 8 * sizeof(unsigned long);
 	struct sif_sqc_rec *r;
 	struct stat st;
+	uint64_t bytes;
 	char name[40];
 	int fd;
 
 	if (f->rec)
 		return f->pfd;
+	/* the chunks the image has (its superblock may claim more) */
+	if (fstat(f->ll.fs.fd, &st) < 0 || (uint64_t)st.st_size <= f->ll.fs.offset)
+		return -EINVAL;
+	bytes = (uint64_t)st.st_size - f->ll.fs.offset;
+	if (f->ll.fs.sb.bytes_used < bytes)
+		bytes = f->ll.fs.sb.bytes_used;
+	if (bytes == 0 || (bytes + (1u << SIF_SQC_CHUNK_SHIFT) - 1) >> SIF_SQC_CHUNK_SHIFT >
+	                          PROFILE_MAX_CHUNKS)
+		return -EFBIG;
 	snprintf(name, sizeof(name), "%016llx-%016llx",
 	         (unsigned long long)fnv(&f->ll.fs.sb, sizeof(f->ll.fs.sb)),
 	         (unsigned long long)fnv(tag, strlen(tag)));
 	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/* the user's own file, writable, and no other name of another file */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1 || !(st.st_mode & S_IWUSR)) {
 		close(fd);
-		return -EINVAL;
+		return -EPERM;
 	}
 	r = calloc(1, sizeof(*r));
 	if (r) {
-		r->nchunks = (f->ll.fs.sb.bytes_used >> SIF_SQC_CHUNK_SHIFT) + 1;
+		r->nchunks = (bytes + (1u << SIF_SQC_CHUNK_SHIFT) - 1) >> SIF_SQC_CHUNK_SHIFT;
 		r->bits = calloc((size_t)((r->nchunks + bpw - 1) / bpw), sizeof(unsigned long));
+		memset(r->order, 0xff, sizeof(r->order));   /* SIF_SQC_REC_NONE */
 	}
 	if (!r || !r->bits) {
 		free(r);
@@ -423,9 +469,12 @@ struct push_job {
 
 struct sif_push {
 	struct fuse_session *se;
-	const struct sif_sqc_rec *replay;   /* the profile's chunks to ask for, or NULL */
-	unsigned nreplay;
+	struct sif_sqc_rec *rec;            /* the profile's record, or NULL */
+	int pfd;                            /* the profile */
+	unsigned nreplay;                   /* chunks it had: to ask for */
 	bool replay_due;                    /* at the start, and when a launch joins */
+	struct timespec window_end;         /* of the recording (CLOCK_MONOTONIC) */
+	bool window_open;
 	uint64_t offset;                    /* of the filesystem in the image file */
 	sqfs fs;                  /* the pusher's own handle on the image */
 	struct sif_sqc chk;
@@ -497,17 +546,30 @@ static void *push_main(void *arg)
 		unsigned top;
 		int r;
 
-		while (!p->stop && p->count == 0 && !p->replay_due)
-			pthread_cond_wait(&p->cv, &p->mu);
+		while (!p->stop && p->count == 0 && !__atomic_load_n(&p->replay_due, __ATOMIC_ACQUIRE)) {
+			if (!p->window_open)
+				pthread_cond_wait(&p->cv, &p->mu);
+			else if (pthread_cond_timedwait(&p->cv, &p->mu, &p->window_end) == ETIMEDOUT)
+				break;
+		}
 		if (p->stop)
 			break;
-		if (p->replay_due) {
-			p->replay_due = false;
+		if (p->window_open && past(&p->window_end)) {
+			p->window_open = false;
 			pthread_mutex_unlock(&p->mu);
-			profile_replay(p->fs.fd, p->offset, p->replay, p->nreplay);
+			profile_close(p->rec, p->pfd, p->nreplay);
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
+		if (__atomic_load_n(&p->replay_due, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&p->replay_due, false, __ATOMIC_RELEASE);
+			pthread_mutex_unlock(&p->mu);
+			profile_replay(p->fs.fd, p->offset, p->rec, p->nreplay);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
+		if (p->count == 0)
+			continue;
 		top = (p->head + p->count - 1) % PUSH_QUEUE;
 		j = p->q[top];
 		pthread_mutex_unlock(&p->mu);
@@ -551,7 +613,12 @@ static void push_start(struct sif_fuse *f)
 	if (!p)
 		return;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	/* the recording window is timed on the monotonic clock */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if (sqfs_init(&p->fs, f->ll.fs.fd, f->ll.fs.offset) != SQFS_OK) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
@@ -568,11 +635,15 @@ static void push_start(struct sif_fuse *f)
 		push_free(p);
 		return;
 	}
-	p->chk.rec = f->rec;
-	p->replay = f->nloaded ? f->rec : NULL;
+	p->chk.rec = p->rec = f->rec;
+	p->pfd = f->pfd;
 	p->nreplay = f->nloaded;
-	p->replay_due = p->replay != NULL;
+	p->replay_due = p->nreplay > 0;
 	p->offset = f->ll.fs.offset;
+	if (p->rec && clock_gettime(CLOCK_MONOTONIC, &p->window_end) == 0) {
+		p->window_end.tv_sec += PROFILE_WINDOW_MS / 1000;
+		p->window_open = true;
+	}
 	p->se = f->se;
 	if (pthread_create(&p->thread, NULL, push_main, p) != 0) {
 		push_free(p);
@@ -632,12 +703,15 @@ void sif_fuse_joined(struct sif_fuse *f)
 {
 	struct sif_push *p = f ? f->push : NULL;
 
-	if (!p || !p->replay)
+	if (!p || p->nreplay == 0)
 		return;
-	pthread_mutex_lock(&p->mu);
-	p->replay_due = true;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	/* as push_maybe, never waiting for the pusher: when its lock is
+	 * taken, the replay waits for the pusher's next wake-up */
+	__atomic_store_n(&p->replay_due, true, __ATOMIC_RELEASE);
+	if (pthread_mutex_trylock(&p->mu) == 0) {
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
 static bool push_stop(struct sif_fuse *f)
@@ -995,7 +1069,7 @@ void sif_fuse_close(struct sif_fuse *f)
 	if (!f || !push_stop(f))
 		return;
 	if (f->se && f->rec)   /* the server, not the launcher's copy */
-		profile_save(f);
+		profile_close(f->rec, f->pfd, f->nloaded);
 	if (f->pfd >= 0)
 		close(f->pfd);
 	if (f->rec)

@@ -329,8 +329,16 @@ static int open_profile(const struct sif_launch *l, struct sif_fuse *f)
 		return -1;
 	strcat(dir, "/prefetch");
 	if ((fd = sif_mkdirs(dir, 0700)) < 0 ||
-	    (d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	    (d = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		sif_trace(l, "prefetch profile: %s: %s", dir, strerror(fd < 0 ? -fd : errno));
+		return -1;
+	}
+	/* the user's own directory, which nobody else may write into */
+	struct stat st;
+	if (fstat(d, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		sif_trace(l, "prefetch profile: %s is not the user's own, or others may write "
+		          "there: no profile", dir);
+		close(d);
 		return -1;
 	}
 	fd = sif_fuse_profile(f, d, tag);

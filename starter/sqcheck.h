@@ -44,11 +44,13 @@ struct sif_sqc_file {
  * server's two threads: bits set and places taken atomically. */
 #define SIF_SQC_CHUNK_SHIFT 16
 #define SIF_SQC_REC_MAX 1024   /* chunks: 64 MiB */
+#define SIF_SQC_REC_NONE UINT32_MAX   /* a place of order taken, not written yet */
 struct sif_sqc_rec {
 	unsigned long *bits;   /* one per chunk of the filesystem */
-	uint64_t nchunks;
-	uint32_t order[SIF_SQC_REC_MAX];
+	uint64_t nchunks;      /* at most 2^24 */
+	uint32_t order[SIF_SQC_REC_MAX];   /* made SIF_SQC_REC_NONE first */
 	unsigned count;        /* taken places of order (may pass the max) */
+	int stopped;           /* nothing more is marked */
 };
 
 struct sif_sqc {

@@ -318,7 +318,7 @@ bool sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len)
 	uint64_t k, last;
 	bool added = false;
 
-	if (!r || len == 0)
+	if (!r || len == 0 || __atomic_load_n(&r->stopped, __ATOMIC_ACQUIRE))
 		return false;
 	last = (pos + len - 1) >> SIF_SQC_CHUNK_SHIFT;
 	for (k = pos >> SIF_SQC_CHUNK_SHIFT; k <= last && k < r->nchunks; k++) {
@@ -327,7 +327,7 @@ bool sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len)
 			continue;
 		unsigned i = __atomic_fetch_add(&r->count, 1, __ATOMIC_RELAXED);
 		if (i < SIF_SQC_REC_MAX)
-			r->order[i] = (uint32_t)k;
+			__atomic_store_n(&r->order[i], (uint32_t)k, __ATOMIC_RELEASE);
 		added = true;
 	}
 	return added;
