@@ -264,13 +264,22 @@ static bool past(const struct timespec *t)
 }
 
 /* Ask the disk for the first N chunks of R, in runs of adjacent chunks */
-static void profile_replay(int fd, uint64_t offset, const struct sif_sqc_rec *r, unsigned n)
+static void profile_replay(int fd, uint64_t offset, struct sif_sqc_rec *r, unsigned n)
 {
-	for (unsigned i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && r->order[j] == r->order[j - 1] + 1; j++)
-			;
-		posix_fadvise(fd, (off_t)(offset + ((uint64_t)r->order[i] << SIF_SQC_CHUNK_SHIFT)),
-		              (off_t)(j - i) << SIF_SQC_CHUNK_SHIFT, POSIX_FADV_WILLNEED);
+	uint32_t first = SIF_SQC_REC_NONE, len = 0;
+
+	/* (a place still being written reads as SIF_SQC_REC_NONE: skipped) */
+	for (unsigned i = 0; i <= n; i++) {
+		uint32_t k = i < n ? __atomic_load_n(&r->order[i], __ATOMIC_ACQUIRE) : SIF_SQC_REC_NONE;
+		if (first != SIF_SQC_REC_NONE && k == first + len) {
+			len++;
+			continue;
+		}
+		if (first != SIF_SQC_REC_NONE)
+			posix_fadvise(fd, (off_t)(offset + ((uint64_t)first << SIF_SQC_CHUNK_SHIFT)),
+			              (off_t)len << SIF_SQC_CHUNK_SHIFT, POSIX_FADV_WILLNEED);
+		first = k;
+		len = 1;
 	}
 }
 
@@ -471,7 +480,8 @@ struct sif_push {
 	struct fuse_session *se;
 	struct sif_sqc_rec *rec;            /* the profile's record, or NULL */
 	int pfd;                            /* the profile */
-	unsigned nreplay;                   /* chunks it had: to ask for */
+	unsigned nreplay;                   /* chunks to ask for: the profile's, then all
+	                                     * recorded once the window closed */
 	bool replay_due;                    /* at the start, and when a launch joins */
 	struct timespec window_end;         /* of the recording (CLOCK_MONOTONIC) */
 	bool window_open;
@@ -555,16 +565,24 @@ static void *push_main(void *arg)
 		if (p->stop)
 			break;
 		if (p->window_open && past(&p->window_end)) {
+			unsigned n;
 			p->window_open = false;
 			pthread_mutex_unlock(&p->mu);
 			profile_close(p->rec, p->pfd, p->nreplay);
+			/* the launches that join from now on get all that was
+			 * recorded (a mount made before its profile existed
+			 * would otherwise ask for nothing) */
+			n = __atomic_load_n(&p->rec->count, __ATOMIC_ACQUIRE);
 			pthread_mutex_lock(&p->mu);
+			__atomic_store_n(&p->nreplay, n < SIF_SQC_REC_MAX ? n : SIF_SQC_REC_MAX,
+			                 __ATOMIC_RELAXED);
 			continue;
 		}
 		if (__atomic_load_n(&p->replay_due, __ATOMIC_ACQUIRE)) {
 			__atomic_store_n(&p->replay_due, false, __ATOMIC_RELEASE);
 			pthread_mutex_unlock(&p->mu);
-			profile_replay(p->fs.fd, p->offset, p->rec, p->nreplay);
+			profile_replay(p->fs.fd, p->offset, p->rec,
+			               __atomic_load_n(&p->nreplay, __ATOMIC_RELAXED));
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
@@ -703,7 +721,7 @@ void sif_fuse_joined(struct sif_fuse *f)
 {
 	struct sif_push *p = f ? f->push : NULL;
 
-	if (!p || p->nreplay == 0)
+	if (!p || __atomic_load_n(&p->nreplay, __ATOMIC_RELAXED) == 0)
 		return;
 	/* as push_maybe, never waiting for the pusher: when its lock is
 	 * taken, the replay waits for the pusher's next wake-up */
