@@ -263,23 +263,39 @@ static bool past(const struct timespec *t)
 	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
-/* Ask the disk for the first N chunks of R, in runs of adjacent chunks */
+/* The chunks in the first N places of R's order into O, leaving out a place
+ * taken but not written yet (SIF_SQC_REC_NONE); how many */
+static unsigned profile_chunks(struct sif_sqc_rec *r, unsigned n, uint32_t *o)
+{
+	unsigned m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t k = __atomic_load_n(&r->order[i], __ATOMIC_ACQUIRE);
+		if (k != SIF_SQC_REC_NONE)
+			o[m++] = k;
+	}
+	return m;
+}
+
+/* The end of the run of adjacent chunks of O (N of them) that starts at I */
+static unsigned run_end(const uint32_t *o, unsigned n, unsigned i)
+{
+	unsigned j = i + 1;
+	while (j < n && o[j] == o[j - 1] + 1)
+		j++;
+	return j;
+}
+
+/* Ask the disk for the first N chunks of R, a run of adjacent chunks at a
+ * time */
 static void profile_replay(int fd, uint64_t offset, struct sif_sqc_rec *r, unsigned n)
 {
-	uint32_t first = SIF_SQC_REC_NONE, len = 0;
+	uint32_t o[SIF_SQC_REC_MAX];
 
-	/* (a place still being written reads as SIF_SQC_REC_NONE: skipped) */
-	for (unsigned i = 0; i <= n; i++) {
-		uint32_t k = i < n ? __atomic_load_n(&r->order[i], __ATOMIC_ACQUIRE) : SIF_SQC_REC_NONE;
-		if (first != SIF_SQC_REC_NONE && k == first + len) {
-			len++;
-			continue;
-		}
-		if (first != SIF_SQC_REC_NONE)
-			posix_fadvise(fd, (off_t)(offset + ((uint64_t)first << SIF_SQC_CHUNK_SHIFT)),
-			              (off_t)len << SIF_SQC_CHUNK_SHIFT, POSIX_FADV_WILLNEED);
-		first = k;
-		len = 1;
+	n = profile_chunks(r, n, o);
+	for (unsigned i = 0, j; i < n; i = j) {
+		j = run_end(o, n, i);
+		posix_fadvise(fd, (off_t)(offset + ((uint64_t)o[i] << SIF_SQC_CHUNK_SHIFT)),
+		              (off_t)(j - i) << SIF_SQC_CHUNK_SHIFT, POSIX_FADV_WILLNEED);
 	}
 }
 
@@ -335,7 +351,7 @@ static void profile_load(int fd, struct sif_sqc_rec *r)
 static void profile_close(struct sif_sqc_rec *r, int pfd, unsigned nloaded)
 {
 	uint32_t *o;
-	unsigned n = 0, m;
+	unsigned n, m;
 	size_t cap, len;
 	char *buf;
 
@@ -345,11 +361,7 @@ static void profile_close(struct sif_sqc_rec *r, int pfd, unsigned nloaded)
 	m = m < SIF_SQC_REC_MAX ? m : SIF_SQC_REC_MAX;
 	if (m <= nloaded || !(o = malloc(m * sizeof(*o))))
 		return;
-	for (unsigned i = 0; i < m; i++) {   /* a place taken but not written yet is left out */
-		uint32_t k = __atomic_load_n(&r->order[i], __ATOMIC_ACQUIRE);
-		if (k != SIF_SQC_REC_NONE)
-			o[n++] = k;
-	}
+	n = profile_chunks(r, m, o);
 	cap = strlen(PROFILE_MAGIC) + 1 + (size_t)n * 24;
 	if (n <= nloaded || !(buf = malloc(cap))) {
 		free(o);
@@ -357,8 +369,7 @@ static void profile_close(struct sif_sqc_rec *r, int pfd, unsigned nloaded)
 	}
 	len = (size_t)snprintf(buf, cap, "%s", PROFILE_MAGIC);
 	for (unsigned i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && o[j] == o[j - 1] + 1; j++)
-			;
+		j = run_end(o, n, i);
 		len += (size_t)snprintf(buf + len, cap - len, "%u %u\n", o[i], j - i);
 	}
 	free(o);
