@@ -715,19 +715,6 @@ out:
 	pthread_mutex_unlock(&p->mu);
 }
 
-/*
- * Stop the pusher: true once it has ended.  After its stop flag it ends
- * its chunk, whose store may wait for pages a READ holds locked, in a
- * wait that not even SIGKILL ends: so until it has ended, the requests
- * keep being answered here (the serving loop has ended already), and once
- * the mount is gone the kernel has ended every request.  False only if it
- * has not ended after PUSH_STOP_MS (it cannot happen as far as the kernel
- * goes: the pusher waits only for READs answered here); then the thread
- * and what it uses, the session too, are left to the process's exit,
- * which follows.
- */
-#define PUSH_STOP_MS 10000
-
 void sif_fuse_joined(struct sif_fuse *f)
 {
 	struct sif_push *p = f ? f->push : NULL;
@@ -743,10 +730,23 @@ void sif_fuse_joined(struct sif_fuse *f)
 	}
 }
 
+/*
+ * Stop the pusher: true once it has ended.  After its stop flag it ends
+ * its chunk, whose store may wait for pages a READ holds locked, in a
+ * wait that not even SIGKILL ends: so until it has ended, the requests
+ * keep being answered here (the serving loop has ended already), and once
+ * the mount is gone the kernel has ended every request.  False only if it
+ * has not ended after PUSH_STOP_MS (it cannot happen as far as the kernel
+ * goes: the pusher waits only for READs answered here); then the thread
+ * and what it uses, the session too, are left to the process's exit,
+ * which follows.
+ */
+#define PUSH_STOP_MS 10000
+
 static bool push_stop(struct sif_fuse *f)
 {
 	struct sif_push *p = f->push;
-	struct timespec t0, t;
+	struct timespec deadline;
 	bool served_out = false;
 
 	if (!p)
@@ -755,10 +755,10 @@ static bool push_stop(struct sif_fuse *f)
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += PUSH_STOP_MS / 1000;
 	while (pthread_tryjoin_np(p->thread, NULL) != 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > PUSH_STOP_MS)
+		if (past(&deadline))
 			return false;
 		if (!served_out) {
 			struct pollfd pf = {.fd = fuse_session_fd(f->se), .events = POLLIN};

@@ -64,11 +64,11 @@ struct sif_sqc {
 /* After sqfs_init(FS) succeeded: check the superblock (its block size)
  * and allocate.  0, -EBADMSG or -ENOMEM; sif_sqc_fini in every case. */
 int sif_sqc_init(struct sif_sqc *c, sqfs *fs);
+void sif_sqc_fini(struct sif_sqc *c);
 
 /* Mark the chunks of the LEN bytes at POS (from the filesystem's start) in
- * R, appending those not marked yet to its order; true when one was new. */
-bool sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len);
-void sif_sqc_fini(struct sif_sqc *c);
+ * R (NULL: none), appending those not marked yet to its order. */
+void sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len);
 
 /* The inode ID, with what it points to checked (its metadata, a directory's
  * listing, its uid and gid).  0 or -EBADMSG. */

@@ -312,14 +312,13 @@ int sif_sqc_lookup(struct sif_sqc *c, sqfs_inode *dir, const char *name, size_t 
 	return r < 0 ? r : -ENOENT;
 }
 
-bool sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len)
+void sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len)
 {
 	const unsigned bpw = 8 * sizeof(unsigned long);
 	uint64_t k, last;
-	bool added = false;
 
 	if (!r || len == 0 || __atomic_load_n(&r->stopped, __ATOMIC_ACQUIRE))
-		return false;
+		return;
 	last = (pos + len - 1) >> SIF_SQC_CHUNK_SHIFT;
 	for (k = pos >> SIF_SQC_CHUNK_SHIFT; k <= last && k < r->nchunks; k++) {
 		unsigned long bit = 1UL << (k % bpw);
@@ -328,9 +327,7 @@ bool sif_sqc_mark(struct sif_sqc_rec *r, uint64_t pos, uint64_t len)
 		unsigned i = __atomic_fetch_add(&r->count, 1, __ATOMIC_RELAXED);
 		if (i < SIF_SQC_REC_MAX)
 			__atomic_store_n(&r->order[i], (uint32_t)k, __ATOMIC_RELEASE);
-		added = true;
 	}
-	return added;
 }
 
 /* The fragment holding the tail of the regular file INO, checked: its block
@@ -433,10 +430,10 @@ int sif_sqc_read(struct sif_sqc *c, sqfs_inode *ino, uint64_t start, size_t *siz
 		if (bl.input_size == 0) {   /* a hole */
 			n = (size_t)(fsize - i * bs < bs ? fsize - i * bs : bs);
 		} else {
-			if (pos_ok(fs, bl.block))
-				sif_sqc_mark(c->rec, bl.block, bl.input_size);
-			if (!pos_ok(fs, bl.block) ||
-			    sqfs_data_cache(fs, &fs->data_cache, (sqfs_off_t)bl.block, bl.header, &b) !=
+			if (!pos_ok(fs, bl.block))
+				return -EBADMSG;
+			sif_sqc_mark(c->rec, bl.block, bl.input_size);
+			if (sqfs_data_cache(fs, &fs->data_cache, (sqfs_off_t)bl.block, bl.header, &b) !=
 			            SQFS_OK || !b)
 				return -EBADMSG;
 			n = b->size < bs ? b->size : (size_t)bs;
